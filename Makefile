@@ -1,0 +1,35 @@
+# Two commands on a fresh machine:  `make run` (the web app)  and  `make test` (the test suite).
+# Both create .venv and install the project first (once; re-run `make install` after changing deps).
+
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+.PHONY: install run chat test test-postgres lint bench clean
+
+$(STAMP): pyproject.toml scripts/install.sh
+	bash scripts/install.sh $(VENV)
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)  ## the web app on http://127.0.0.1:8000 (SQLite, starter KG, knowledge-only backend)
+	$(BIN)/chatdoctor serve
+
+chat: $(STAMP)  ## terminal chat with the configured backend
+	$(BIN)/chatdoctor chat
+
+test: $(STAMP)  ## the whole suite on SQLite, then the database tests again on PostgreSQL when it is up
+	$(BIN)/python -m pytest
+	@if $(BIN)/python scripts/db_reachable.py "$(PG_URL)"; then \
+		CHATDOCTOR_TEST_DATABASE_URL="$(PG_URL)" $(BIN)/python -m pytest -m postgres || [ $$? -eq 5 ]; \
+	else echo "PostgreSQL not reachable at $(PG_URL): database tests ran on SQLite only"; fi
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

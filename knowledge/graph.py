@@ -1,0 +1,153 @@
+"""``KnowledgeGraph``: typed entities and relations with provenance, held in a networkx MultiDiGraph.
+
+Nodes are keyed ``"kind:name"`` and carry an ``Entity`` under the ``"entity"`` attribute. Edges are
+keyed by relation name (at most one edge per subject, relation, object) and carry the set of
+``Source`` records that state the fact, so merging two datasets keeps every citation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import networkx as nx
+
+from knowledge.schema import Entity, Kind, Rel, Source, node_key
+
+
+@dataclass(frozen=True)
+class Fact:
+    subject: str  # node key
+    rel: Rel
+    object: str  # node key
+    sources: frozenset[Source]
+
+    @property
+    def subject_name(self) -> str:
+        return self.subject.split(":", 1)[1]
+
+    @property
+    def object_name(self) -> str:
+        return self.object.split(":", 1)[1]
+
+
+class KnowledgeGraph:
+    """A medical knowledge graph; see ``knowledge.schema`` for the kinds and relations."""
+
+    def __init__(self, graph: nx.MultiDiGraph | None = None, *, name: str = "kg") -> None:
+        self.g = graph if graph is not None else nx.MultiDiGraph()
+        self.name = name
+        self._alias_index: dict[str, set[str]] | None = None
+
+    # --- building ----------------------------------------------------------------------------
+
+    def add_entity(
+        self,
+        kind: Kind | str,
+        name: str,
+        *,
+        source: Source,
+        aliases: Iterable[str] = (),
+        lang: str = "zh",
+        names: dict[str, str] | None = None,
+        attrs: dict[str, str] | None = None,
+    ) -> str:
+        """Add or merge an entity; returns its node key. Existing attributes are kept (first source wins)."""
+        kind = Kind(kind)
+        key = node_key(kind, name)
+        if key in self.g:
+            ent: Entity = self.g.nodes[key]["entity"]
+        else:
+            ent = Entity(kind=kind, name=name, lang=lang)
+            self.g.add_node(key, entity=ent)
+        ent.aliases.update(a for a in aliases if a and a != name)
+        for lg, nm in (names or {}).items():
+            ent.names.setdefault(lg, nm)
+        for k, v in (attrs or {}).items():
+            if v:
+                ent.attrs.setdefault(k, v)
+        ent.sources.add(source)
+        self._alias_index = None
+        return key
+
+    def add_fact(
+        self,
+        subject_kind: Kind | str,
+        subject: str,
+        rel: Rel | str,
+        object_kind: Kind | str,
+        obj: str,
+        *,
+        source: Source,
+    ) -> None:
+        """Add ``subject —rel→ object`` (creating missing nodes); repeated facts gain sources."""
+        s = (
+            self.add_entity(subject_kind, subject, source=source)
+            if node_key(subject_kind, subject) not in self.g
+            else node_key(subject_kind, subject)
+        )
+        o = (
+            self.add_entity(object_kind, obj, source=source)
+            if node_key(object_kind, obj) not in self.g
+            else node_key(object_kind, obj)
+        )
+        rel = Rel(rel)
+        if self.g.has_edge(s, o, key=rel.value):
+            self.g.edges[s, o, rel.value]["sources"].add(source)
+        else:
+            self.g.add_edge(s, o, key=rel.value, sources={source})
+
+    # --- reading -----------------------------------------------------------------------------
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.g
+
+    def __len__(self) -> int:
+        return self.g.number_of_nodes()
+
+    def entity(self, key: str) -> Entity:
+        return self.g.nodes[key]["entity"]
+
+    def entities(self, kind: Kind | str | None = None) -> Iterator[Entity]:
+        want = Kind(kind) if kind is not None else None
+        for _, data in self.g.nodes(data=True):
+            ent: Entity = data["entity"]
+            if want is None or ent.kind == want:
+                yield ent
+
+    def facts(self, key: str, rel: Rel | str | None = None, *, incoming: bool = False) -> Iterator[Fact]:
+        """Facts leaving ``key`` (or arriving at it with ``incoming=True``), optionally of one relation."""
+        want = Rel(rel).value if rel is not None else None
+        edges = (
+            self.g.in_edges(key, keys=True, data=True)
+            if incoming
+            else self.g.out_edges(key, keys=True, data=True)
+        )
+        for s, o, k, data in edges:
+            if want is None or k == want:
+                yield Fact(s, Rel(k), o, frozenset(data["sources"]))
+
+    def find(self, name: str, kind: Kind | str | None = None) -> list[str]:
+        """Node keys whose name or alias equals ``name`` (case-insensitive), optionally of one kind."""
+        if self._alias_index is None:
+            index: dict[str, set[str]] = {}
+            for key, data in self.g.nodes(data=True):
+                ent: Entity = data["entity"]
+                for n in {ent.name, *ent.aliases, *ent.names.values()}:
+                    index.setdefault(n.casefold(), set()).add(key)
+            self._alias_index = index
+        keys = self._alias_index.get(name.casefold(), set())
+        if kind is not None:
+            prefix = f"{Kind(kind).value}:"
+            keys = {k for k in keys if k.startswith(prefix)}
+        return sorted(keys)
+
+    def stats(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for ent in self.entities():
+            out[f"entities.{ent.kind.value}"] = out.get(f"entities.{ent.kind.value}", 0) + 1
+        for _, _, k in self.g.edges(keys=True):
+            out[f"facts.{k}"] = out.get(f"facts.{k}", 0) + 1
+        out["entities"] = self.g.number_of_nodes()
+        out["facts"] = self.g.number_of_edges()
+        return dict(sorted(out.items()))
