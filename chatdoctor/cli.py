@@ -27,7 +27,6 @@ GROUPS = {
     "safety": ("chatdoctor.safety.commands:app", "Safety layer: triage a message, scrub PII."),
     "db": ("webapp.commands:db_app", "Database migrations."),
     "data": ("training.data.commands:app", "Datasets: fetch, convert, build, generate, stats."),
-    "eval": ("training.eval.commands:app", "Batch evaluation and reports."),
 }
 #: name -> "module:function" of a single command
 COMMANDS = {
@@ -35,6 +34,7 @@ COMMANDS = {
     "serve": "webapp.commands:serve",
     "train": "training.commands:train",
     "export": "training.commands:export",
+    "eval": "training.eval.commands:evaluate",
 }
 
 

@@ -3,6 +3,11 @@
 Nodes are keyed ``"kind:name"`` and carry an ``Entity`` under the ``"entity"`` attribute. Edges are
 keyed by relation name (at most one edge per subject, relation, object) and carry the set of
 ``Source`` records that state the fact, so merging two datasets keeps every citation.
+
+Merge rules (``resolve``): a new name joins an existing node of the same kind when their
+``knowledge.clean.canonical`` forms match (width, case, spaces, punctuation, ``[详细]``, the variant
+table), or when it equals an alias of exactly one node that no record *of the same source* named
+(inside one dataset two rows are two entities; across datasets an alias is a synonym).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from dataclasses import dataclass
 
 import networkx as nx
 
+from knowledge.clean import canonical
 from knowledge.schema import Entity, Kind, Rel, Source, node_key
 
 
@@ -38,6 +44,35 @@ class KnowledgeGraph:
         self.g = graph if graph is not None else nx.MultiDiGraph()
         self.name = name
         self._alias_index: dict[str, set[str]] | None = None
+        self._canon: dict[tuple[Kind, str], str] = {}  # (kind, canonical name) → node key
+        self._canon_alias: dict[tuple[Kind, str], set[str]] = {}  # (kind, canonical alias) → node keys
+        self._indexed = self.g.number_of_nodes() == 0  # built on first use: loading stays fast
+
+    def _build_index(self) -> None:
+        for key, data in self.g.nodes(data=True):
+            ent: Entity = data["entity"]
+            self._canon.setdefault((ent.kind, canonical(ent.name)), key)
+            for a in ent.aliases:
+                self._canon_alias.setdefault((ent.kind, canonical(a)), set()).add(key)
+        self._indexed = True
+
+    def resolve(self, kind: Kind | str, name: str, source: str | None = None) -> str | None:
+        """The node key ``name`` merges into (see the module docstring), or None for a new entity."""
+        kind = Kind(kind)
+        key = node_key(kind, name)
+        if key in self.g:
+            return key
+        if not self._indexed:
+            self._build_index()
+        c = canonical(name)
+        if (kind, c) in self._canon:
+            return self._canon[(kind, c)]
+        owners = self._canon_alias.get((kind, c), ())
+        if len(owners) == 1:
+            (owner,) = owners
+            if source is None or all(s.name != source for s in self.g.nodes[owner]["entity"].sources):
+                return owner
+        return None
 
     # --- building ----------------------------------------------------------------------------
 
@@ -54,13 +89,22 @@ class KnowledgeGraph:
     ) -> str:
         """Add or merge an entity; returns its node key. Existing attributes are kept (first source wins)."""
         kind = Kind(kind)
-        key = node_key(kind, name)
-        if key in self.g:
+        key = self.resolve(kind, name, source.name)
+        if not self._indexed:
+            self._build_index()
+        if key is not None:
             ent: Entity = self.g.nodes[key]["entity"]
+            if name != ent.name:
+                ent.aliases.add(name)
         else:
+            key = node_key(kind, name)
             ent = Entity(kind=kind, name=name, lang=lang)
             self.g.add_node(key, entity=ent)
-        ent.aliases.update(a for a in aliases if a and a != name)
+            self._canon.setdefault((kind, canonical(name)), key)
+        new = {a for a in aliases if a and a != ent.name} - ent.aliases
+        ent.aliases.update(new)
+        for a in new:
+            self._canon_alias.setdefault((kind, canonical(a)), set()).add(key)
         for lg, nm in (names or {}).items():
             ent.names.setdefault(lg, nm)
         for k, v in (attrs or {}).items():
@@ -81,21 +125,35 @@ class KnowledgeGraph:
         source: Source,
     ) -> None:
         """Add ``subject —rel→ object`` (creating missing nodes); repeated facts gain sources."""
-        s = (
-            self.add_entity(subject_kind, subject, source=source)
-            if node_key(subject_kind, subject) not in self.g
-            else node_key(subject_kind, subject)
+        s = self.resolve(subject_kind, subject, source.name) or self.add_entity(
+            subject_kind, subject, source=source
         )
-        o = (
-            self.add_entity(object_kind, obj, source=source)
-            if node_key(object_kind, obj) not in self.g
-            else node_key(object_kind, obj)
-        )
+        o = self.resolve(object_kind, obj, source.name) or self.add_entity(object_kind, obj, source=source)
+        self.add_edge(s, rel, o, {source})
+
+    def add_edge(self, s: str, rel: Rel | str, o: str, sources: Iterable[Source]) -> None:
+        """Add ``s —rel→ o`` between existing node keys, or add ``sources`` to the edge already there."""
         rel = Rel(rel)
-        if self.g.has_edge(s, o, key=rel.value):
-            self.g.edges[s, o, rel.value]["sources"].add(source)
+        data = self.g.get_edge_data(s, o, key=rel.value)
+        if data is not None:
+            data["sources"].update(sources)
         else:
-            self.g.add_edge(s, o, key=rel.value, sources={source})
+            self.g.add_edge(s, o, key=rel.value, sources=set(sources))
+
+    def merge(self, other: KnowledgeGraph) -> None:
+        """Add every entity and fact of ``other`` (its sources kept) with the same merge rules."""
+        keymap: dict[str, str] = {}
+        for key, data in other.g.nodes(data=True):
+            e: Entity = data["entity"]
+            srcs = sorted(e.sources, key=lambda x: (x.name, x.record_id or ""))
+            first = srcs[0] if srcs else Source(other.name)
+            k = self.add_entity(
+                e.kind, e.name, source=first, aliases=e.aliases, lang=e.lang, names=e.names, attrs=e.attrs
+            )
+            self.entity(k).sources.update(srcs)
+            keymap[key] = k
+        for s, o, rel, data in other.g.edges(keys=True, data=True):
+            self.add_edge(keymap[s], rel, keymap[o], data["sources"])
 
     # --- reading -----------------------------------------------------------------------------
 

@@ -39,6 +39,7 @@ class Rel(StrEnum):
     LOCATED_IN = "located_in"  # disease → body part
     DRUG_OF = "drug_of"  # producer → drug
     HAS_CAUSE = "has_cause"  # disease → cause
+    RELATED_TO = "related_to"  # cMeKG 相关疾病/相关症状 where no typed relation fits (e.g. check → symptom)
 
 
 #: Free-text attributes a disease may carry (upstream xywy key in brackets).
@@ -56,6 +57,25 @@ DISEASE_ATTRIBUTES = (
     "insurance",  # yibao_status
     "red_flags",  # when to seek care urgently (our starter graph)
     "self_care",  # what a patient can do at home (our starter graph)
+)
+
+
+#: Free-text attributes a drug may carry (cMeKG predicate in brackets).
+DRUG_ATTRIBUTES = (
+    "indications",  # 适应症 / 主治 / 功能主治
+    "dosage",  # 用法用量
+    "adverse_reactions",  # 不良反应
+    "contraindications",  # 禁忌
+    "precautions",  # 注意事项
+    "interactions",  # 药物相互作用
+    "ingredients",  # 成份
+    "appearance",  # 性状
+    "storage",  # 贮藏
+    "shelf_life",  # 有效期
+    "specification",  # 规格
+    "efficacy",  # 功效
+    "nature_flavour",  # 性味 (TCM)
+    "medicinal_part",  # 入药部位 (TCM)
 )
 
 

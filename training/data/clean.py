@@ -1,0 +1,136 @@
+"""Record-level cleaning steps: anonymisation artefacts, boilerplate, length, language and PII.
+
+Each step maps one record to a cleaned record or ``None`` (dropped); ``Cleaner`` counts what each
+step removed or changed so a build's manifest can report it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+from chatdoctor.records import InstructionRecord
+from chatdoctor.types import Message
+
+# "Chat Doctor"/"ChatDoctor" replaced names (and whole sentences) in HealthCareMagic and iCliniq (FIELD_NOTES §2.3)
+_ARTEFACT = re.compile(r"(?:\bDr\.?\s*)?\bchat\s?doctor\b\.?", re.I)
+_SENTENCE = re.compile(r"[^.!?\n]*[.!?\n]+|[^.!?\n]+$")
+_GREETING = re.compile(
+    r"^\s*(?:hi|hello|hey|dear|greetings)\b[^.!?\n]{0,60}?\b(?:thanks?|thank you)\b[^.!?\n]{0,20}?"
+    r"\b(?:query|question|asking|writing|contacting)\b[^.!?\n]*[.!?]*\s*",
+    re.I,
+)
+_SIGNOFF = re.compile(
+    r"\s*(?:best wishes|best regards|regards|wish you (?:a )?good health|take care|thanks(?: and regards)?)"
+    r"[,.!]?\s*(?:dr\.?\s*)?(?:chat\s?doctor)?\.?\s*$",
+    re.I,
+)
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_LATIN = re.compile(r"[A-Za-z]")
+
+
+def strip_artefacts(text: str, *, assistant: bool) -> str:
+    """Drop sentences holding the anonymisation token; on doctor turns also the greeting and sign-off."""
+    if assistant:
+        text = _GREETING.sub("", text, count=1)
+        for _ in range(2):  # "Take care. Best wishes, Chat Doctor."
+            text = _SIGNOFF.sub("", text)
+    if _ARTEFACT.search(text):
+        kept = [s for s in _SENTENCE.findall(text) if not _ARTEFACT.search(s)]
+        text = "".join(kept)
+    return re.sub(r"[ \t]{2,}", " ", text).strip()
+
+
+def detect_lang(text: str) -> str:
+    """Script-based language guess: ``zh`` when CJK characters are a third or more of the letters, else ``en``."""
+    cjk = len(_CJK.findall(text))
+    latin = len(_LATIN.findall(text))
+    if cjk + latin == 0:
+        return "other"
+    return "zh" if cjk / (cjk + latin * 0.25) >= 0.3 else "en"
+
+
+Step = Callable[[InstructionRecord], InstructionRecord | None]
+
+
+def artefact_step(rec: InstructionRecord) -> InstructionRecord | None:
+    msgs = [Message(m.role, strip_artefacts(m.content, assistant=m.role == "assistant")) for m in rec.messages]
+    return rec if msgs == rec.messages else rec.replace_messages(msgs)
+
+
+def length_step(min_prompt: int, min_response: int, max_chars: int) -> Step:
+    def step(rec: InstructionRecord) -> InstructionRecord | None:
+        users = [m.content for m in rec.messages if m.role == "user"]
+        answers = [m.content for m in rec.messages if m.role == "assistant"]
+        if min(map(len, map(str.strip, users))) < min_prompt or min(map(len, map(str.strip, answers))) < min_response:
+            return None
+        return None if len(rec.text()) > max_chars else rec
+
+    return step
+
+
+def lang_step(keep: list[str]) -> Step:
+    def step(rec: InstructionRecord) -> InstructionRecord | None:
+        rec.lang = detect_lang(rec.text())
+        return rec if not keep or rec.lang in keep else None
+
+    return step
+
+
+def pii_step(scrub: Callable[[str], str]) -> Step:
+    def step(rec: InstructionRecord) -> InstructionRecord | None:
+        msgs = [Message(m.role, scrub(m.content)) for m in rec.messages]
+        if rec.system:
+            rec.system = scrub(rec.system)
+        return rec if msgs == rec.messages else rec.replace_messages(msgs)
+
+    return step
+
+
+@dataclass
+class StepCount:
+    """How many records entered a step, left it, and were modified by it."""
+
+    step: str
+    input: int = 0
+    output: int = 0
+    changed: int = 0
+
+    @property
+    def removed(self) -> int:
+        return self.input - self.output
+
+    def as_dict(self) -> dict[str, int | str]:
+        return {"step": self.step, "input": self.input, "output": self.output, "removed": self.removed, "changed": self.changed}
+
+
+@dataclass
+class Cleaner:
+    """A chain of named steps applied lazily, one record at a time, with counts."""
+
+    steps: list[tuple[str, Step]] = field(default_factory=list)
+    counts: dict[str, StepCount] = field(default_factory=dict)
+
+    def add(self, name: str, step: Step) -> Cleaner:
+        self.steps.append((name, step))
+        self.counts.setdefault(name, StepCount(name))
+        return self
+
+    def run(self, records: Iterable[InstructionRecord]) -> Iterator[InstructionRecord]:
+        for rec in records:
+            out: InstructionRecord | None = rec
+            for name, step in self.steps:
+                count = self.counts[name]
+                count.input += 1
+                before = out.messages  # type: ignore[union-attr]
+                out = step(out)  # type: ignore[arg-type]
+                if out is None:
+                    break
+                count.output += 1
+                count.changed += out.messages is not before
+            if out is not None:
+                yield out
+
+    def report(self) -> list[dict[str, int | str]]:
+        return [self.counts[name].as_dict() for name, _ in self.steps]

@@ -1,0 +1,122 @@
+"""Exact and near-duplicate detection (MinHash + LSH via ``datasketch``) and n-gram decontamination.
+
+Text is normalised (case-folded, punctuation and spaces removed) and cut into 5-character shingles,
+which works for Chinese and English alike. Hashes use CRC32 so results are identical run to run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+import zlib
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+from datasketch import MinHash, MinHashLSH
+
+from chatdoctor.records import InstructionRecord
+
+_NON_WORD = re.compile(r"[\W_]+", re.U)
+_TOKEN = re.compile(r"[\u3400-\u9fff]|[a-z0-9]+")
+
+
+def normalise(text: str) -> str:
+    return _NON_WORD.sub("", unicodedata.normalize("NFKC", text).casefold())
+
+
+def dedup_text(rec: InstructionRecord, key: str = "conversation") -> str:
+    """The text compared for duplicates: user turns only (``prompt``) or every turn (``conversation``)."""
+    return "\n".join(m.content for m in rec.messages if key == "conversation" or m.role == "user")
+
+
+def exact_dedup(
+    records: Iterable[InstructionRecord], key: str = "prompt"
+) -> Iterator[tuple[InstructionRecord, bool]]:
+    """Yield ``(record, is_duplicate)``; the first record with a given normalised key wins."""
+    seen: set[bytes] = set()
+    for rec in records:
+        digest = hashlib.blake2b(normalise(dedup_text(rec, key)).encode(), digest_size=16).digest()
+        yield rec, digest in seen
+        seen.add(digest)
+
+
+def _crc(b: bytes) -> int:
+    return zlib.crc32(b)
+
+
+def minhash(text: str, num_perm: int = 64, shingle: int = 5) -> MinHash:
+    norm = normalise(text)
+    grams = {norm[i : i + shingle] for i in range(max(1, len(norm) - shingle + 1))}
+    m = MinHash(num_perm=num_perm, hashfunc=_crc)
+    m.update_batch([g.encode() for g in grams])
+    return m
+
+
+class NearDuplicates:
+    """Incremental near-duplicate index: ``add(id, text)`` returns the id it duplicates, if any."""
+
+    def __init__(self, threshold: float = 0.8, num_perm: int = 64) -> None:
+        self.threshold = threshold
+        self.num_perm = num_perm
+        self.lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+        self.hashes: dict[str, MinHash] = {}
+
+    def match(self, key: str, text: str) -> tuple[MinHash, list[str]]:
+        m = minhash(text, self.num_perm)
+        found = [k for k in self.lsh.query(m) if m.jaccard(self.hashes[k]) >= self.threshold]
+        return m, sorted(found)
+
+    def add(self, key: str, text: str, *, insert_duplicates: bool = False) -> list[str]:
+        m, found = self.match(key, text)
+        if not found or insert_duplicates:
+            self.lsh.insert(key, m)
+            self.hashes[key] = m
+        return found
+
+
+def near_dedup(
+    records: Iterable[InstructionRecord], threshold: float = 0.8, key: str = "conversation"
+) -> Iterator[tuple[InstructionRecord, str | None]]:
+    """Yield ``(record, id of the earlier record it near-duplicates or None)``."""
+    index = NearDuplicates(threshold)
+    for i, rec in enumerate(records):
+        found = index.add(f"{i}", dedup_text(rec, key))
+        yield rec, (found[0] if found else None)
+
+
+def clusters(records: list[InstructionRecord], threshold: float = 0.7, key: str = "conversation") -> list[int]:
+    """Cluster label per record: records linked by near-duplicate chains share a label (union-find)."""
+    parent = np.arange(len(records))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = int(parent[i])
+        return i
+
+    index = NearDuplicates(threshold)
+    for i, rec in enumerate(records):
+        for other in index.add(str(i), dedup_text(rec, key), insert_duplicates=True):
+            a, b = root(i), root(int(other))
+            parent[max(a, b)] = min(a, b)
+    return [root(i) for i in range(len(records))]
+
+
+def ngrams(text: str, n: int) -> set[int]:
+    """Hashed token n-grams: English words and single CJK characters are tokens."""
+    toks = _TOKEN.findall(unicodedata.normalize("NFKC", text).casefold())
+    return {hash(tuple(toks[i : i + n])) for i in range(len(toks) - n + 1)}
+
+
+class Decontaminator:
+    """Flags records sharing any ``n``-token n-gram with an evaluation set."""
+
+    def __init__(self, eval_texts: Iterable[str], n: int = 13) -> None:
+        self.n = n
+        self.grams: set[int] = set()
+        for text in eval_texts:
+            self.grams |= ngrams(text, n)
+
+    def contaminated(self, rec: InstructionRecord) -> bool:
+        return not self.grams.isdisjoint(ngrams(dedup_text(rec, "conversation"), self.n))

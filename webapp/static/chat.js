@@ -1,0 +1,150 @@
+// ChatDoctor patient page: post a question, stream the answer over SSE, stop, regenerate. No framework.
+// URLs come from data-* attributes the server renders, so this file knows no routes. Text from the
+// stream is only ever set with textContent; the finished answer is re-fetched as server-sanitised HTML.
+(function () {
+  "use strict";
+  const meta = (name) => (document.querySelector(`meta[name="${name}"]`) || {}).content || "";
+
+  async function post(url, body) {
+    const headers = { "Content-Type": "application/json", Accept: "application/json" };
+    headers[meta("csrf-header") || "X-CSRF-Token"] = meta("csrf-token");
+    const r = await fetch(url, { method: "POST", credentials: "same-origin", headers, body: JSON.stringify(body || {}) });
+    let data = null;
+    try { data = await r.json(); } catch (e) { data = null; }
+    if (!r.ok) {
+      const detail = data && (data.detail || (data.error && data.error.message));
+      const err = new Error(typeof detail === "string" ? detail : `request failed (${r.status})`);
+      err.retryAfter = r.headers.get("Retry-After");
+      throw err;
+    }
+    return data || {};
+  }
+
+  function showError(text) {
+    const box = document.getElementById("ask-error");
+    if (!box) return;
+    box.textContent = text;
+    box.hidden = !text;
+  }
+
+  async function fetchBubble(id) {
+    const tpl = document.getElementById("messages").dataset.fragmentUrl;
+    const r = await fetch(tpl.replace("__ID__", id), { credentials: "same-origin" });
+    if (!r.ok) throw new Error(`could not load the answer (${r.status})`);
+    const holder = document.createElement("div");
+    holder.innerHTML = await r.text(); // server-rendered, sanitised HTML
+    return holder.firstElementChild;
+  }
+
+  async function refresh(bubble) {
+    const fresh = await fetchBubble(bubble.dataset.messageId);
+    bubble.replaceWith(fresh);
+    bind(fresh);
+    return fresh;
+  }
+
+  function subscribe(bubble) {
+    if (bubble._source) return;
+    const body = bubble.querySelector(".body");
+    const queue = bubble.querySelector(".queue");
+    let started = false;
+    const es = new EventSource(bubble.dataset.streamUrl, { withCredentials: true });
+    bubble._source = es;
+    const finish = () => { es.close(); bubble._source = null; refresh(bubble).catch((e) => showError(e.message)); };
+    es.addEventListener("delta", (e) => {
+      // The stream replays the stored text first, so the partial text shown at load is replaced.
+      if (!started) { body.textContent = ""; started = true; }
+      let text = e.data;
+      try { const d = JSON.parse(e.data); text = typeof d === "string" ? d : (d.text || ""); } catch (err) { /* plain text */ }
+      body.textContent += text;
+      bubble.dataset.deltas = String(Number(bubble.dataset.deltas || 0) + 1);
+      bubble.classList.remove("pending"); bubble.classList.add("streaming");
+      if (queue) queue.hidden = true;
+    });
+    es.addEventListener("queue", (e) => {
+      if (!queue) return;
+      let pos = e.data;
+      try { const d = JSON.parse(e.data); pos = d.position != null ? d.position : d; } catch (err) { /* plain */ }
+      queue.textContent = Number(pos) > 0 ? `Waiting for the model: position ${pos} in the queue…` : "Starting…";
+      queue.hidden = false;
+    });
+    es.addEventListener("done", finish);
+    es.addEventListener("error", (e) => {
+      // A server "error" event carries data; a dropped connection does not (EventSource retries it).
+      if (e.data || es.readyState === EventSource.CLOSED) finish();
+    });
+  }
+
+  async function stop(bubble, button) {
+    button.disabled = true;
+    try { await post(bubble.dataset.stopUrl); } catch (e) { showError(e.message); button.disabled = false; }
+  }
+
+  async function regenerate(bubble, button) {
+    button.disabled = true;
+    try {
+      const ids = await post(bubble.dataset.regenerateUrl);
+      const fresh = await fetchBubble(ids.assistant_message_id || ids.id || ids.message_id);
+      bubble.after(fresh);
+      bind(fresh);
+    } catch (e) { showError(e.message); button.disabled = false; }
+  }
+
+  function bind(bubble) {
+    const stopBtn = bubble.querySelector("[data-action=stop]");
+    if (stopBtn) stopBtn.addEventListener("click", () => stop(bubble, stopBtn));
+    const regen = bubble.querySelector("[data-action=regenerate]");
+    if (regen) regen.addEventListener("click", () => regenerate(bubble, regen));
+    if (bubble.dataset.status === "pending" || bubble.dataset.status === "streaming") subscribe(bubble);
+  }
+
+  function userBubble(text) {
+    const el = document.createElement("article");
+    el.className = "msg user";
+    const body = document.createElement("div");
+    body.className = "body";
+    body.textContent = text;
+    el.appendChild(body);
+    return el;
+  }
+
+  async function ask(form) {
+    const box = form.querySelector("textarea");
+    const text = box.value.trim();
+    if (!text) return;
+    const send = form.querySelector("button[type=submit]");
+    send.disabled = true;
+    showError("");
+    try {
+      const ids = await post(form.dataset.postUrl, { content: text });
+      const list = document.getElementById("messages");
+      list.appendChild(userBubble(text));
+      box.value = "";
+      const cid = ids.conversation_id;
+      if (cid && form.dataset.conversationId !== cid) {
+        form.dataset.conversationId = cid;
+        form.dataset.postUrl = form.dataset.postUrlTemplate.replace("__ID__", cid);
+        history.replaceState(null, "", form.dataset.pageUrlTemplate.replace("__ID__", cid));
+      }
+      const bubble = await fetchBubble(ids.assistant_message_id);
+      list.appendChild(bubble);
+      bind(bubble);
+    } catch (e) {
+      showError(e.retryAfter ? `${e.message} (try again in ${e.retryAfter} s)` : e.message);
+    } finally {
+      send.disabled = false;
+    }
+  }
+
+  function init() {
+    document.querySelectorAll("#messages .msg.assistant").forEach(bind);
+    const form = document.getElementById("ask");
+    if (form) {
+      form.addEventListener("submit", (e) => { e.preventDefault(); ask(form); });
+      form.querySelector("textarea").addEventListener("keydown", (e) => {
+        if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); ask(form); }
+      });
+    }
+  }
+  document.addEventListener("DOMContentLoaded", init);
+})();
