@@ -5,6 +5,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+VLLM_STAMP := .venv-vllm/.installed
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
 .PHONY: install run chat test test-postgres lint bench clean
@@ -15,13 +16,17 @@ $(STAMP): pyproject.toml scripts/install.sh
 
 install: $(STAMP)
 
+$(VLLM_STAMP): scripts/install_vllm.sh  ## vLLM CPU build for the scale-out tests (own env)
+	bash scripts/install_vllm.sh .venv-vllm
+	touch $(VLLM_STAMP)
+
 run: $(STAMP)  ## the web app on http://127.0.0.1:8000 (SQLite, starter KG, knowledge-only backend)
 	$(BIN)/chatdoctor serve
 
 chat: $(STAMP)  ## terminal chat with the configured backend
 	$(BIN)/chatdoctor chat
 
-test: $(STAMP)  ## the whole suite on SQLite, then the database tests again on PostgreSQL when it is up
+test: $(STAMP) $(VLLM_STAMP)  ## the whole suite on SQLite, then the database tests again on PostgreSQL when it is up
 	$(BIN)/python -m pytest
 	@if $(BIN)/python scripts/db_reachable.py "$(PG_URL)"; then \
 		CHATDOCTOR_TEST_DATABASE_URL="$(PG_URL)" $(BIN)/python -m pytest -m postgres || [ $$? -eq 5 ]; \

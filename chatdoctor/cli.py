@@ -35,6 +35,7 @@ COMMANDS = {
     "train": "training.commands:train",
     "export": "training.commands:export",
     "eval": "training.eval.commands:evaluate",
+    "serve-vllm": "chatdoctor.serving:serve_vllm",
 }
 
 

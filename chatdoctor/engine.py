@@ -14,6 +14,7 @@ Safety hooks fail closed: an exception in a check is treated as a flagged messag
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +24,8 @@ from typing import Protocol
 from chatdoctor.backends.base import Backend
 from chatdoctor.errors import InputTooLong
 from chatdoctor.types import Citation, Delta, FinishReason, GenParams, Message, Usage
+
+log = logging.getLogger(__name__)
 
 # --- hook contracts (filled by chatdoctor.safety and knowledge) ------------------------------
 
@@ -186,6 +189,7 @@ class ChatEngine:
         try:
             return self.guard.check_input(messages, self.audience)
         except Exception:  # fail closed: a broken check flags the message
+            log.exception("safety input check failed; answering with the fail-closed reply")
             return FAIL_CLOSED
 
     def _check_output(self, text: str, messages: list[Message]) -> OutputCheck:
@@ -194,14 +198,26 @@ class ChatEngine:
         try:
             return self.guard.check_output(text, messages, self.audience)
         except Exception:
+            log.exception("safety output check failed; withholding the model's answer")
             return OutputCheck(text=FAIL_CLOSED.response or "", changed=True, notes=["output check failed"])
 
+    def _template_system(self) -> str | None:
+        """The default system prompt of the backend's template (Alpaca's preamble...), if it has one."""
+        name = self.backend.template_name
+        if not name:
+            return None
+        from chatdoctor.templates import TEMPLATES
+
+        return TEMPLATES.get(name).system if name in TEMPLATES else None
+
     def build_messages(self, messages: list[Message], grounding: Grounding) -> list[Message]:
-        """System prompt (configured or the caller's) plus grounding context, then the conversation."""
+        """System prompt (the caller's, else configured, else the template's) plus grounding, then the turns."""
         system = self.system_prompt
         convo = list(messages)
         if convo and convo[0].role == "system":
             system = convo.pop(0).content
+        if system is None and grounding.context:
+            system = self._template_system()  # grounding adds to the default prompt, never replaces it
         parts = [p for p in (system, grounding.context) if p]
         return ([Message("system", "\n\n".join(parts))] if parts else []) + convo
 
@@ -221,10 +237,10 @@ class ChatEngine:
             yield Delta(text)
             yield Done(text, "stop", Usage(), triage, [], latency_ms=0.0)
             return
-        grounding = Grounding()
-        if self.grounder is not None:
-            grounding = self.grounder.ground(messages)
+        grounding, grounding_failed = self._ground(messages)
         yield Grounded(grounding.citations)
+        if grounding_failed:
+            yield Notice("The knowledge lookup failed; this answer is not grounded in the knowledge graph.")
         full = self.build_messages(messages, grounding)
         dropped = 0
         prompt_tokens = 0
@@ -264,7 +280,17 @@ class ChatEngine:
             latency_ms=(time.monotonic() - started) * 1000,
         )
 
-    def _counter(self):
+    def _ground(self, messages: list[Message]) -> tuple[Grounding, bool]:
+        """Grounding is an aid, not a safety check: if it fails, answer without it and say so."""
+        if self.grounder is None:
+            return Grounding(), False
+        try:
+            return self.grounder.ground(messages), False
+        except Exception:
+            log.exception("knowledge grounding failed; answering without it")
+            return Grounding(), True
+
+    def _counter(self) -> Callable[[list[Message]], int]:
         def count(ms: list[Message]) -> int:
             n = self.backend.count_tokens(ms)
             return n if n is not None else _estimate_tokens(ms)

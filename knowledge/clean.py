@@ -12,9 +12,11 @@ names in symptom lists, empty values, duplicates) and counts each rule it fired 
 
 from __future__ import annotations
 
+import bisect
 import re
 import unicodedata
 from collections.abc import Iterable
+from functools import lru_cache
 
 from knowledge.schema import Kind
 
@@ -34,6 +36,14 @@ VARIANTS: dict[str, str] = {
     "pepticulcerdiseae": "pepticulcerdisease",  # Kaggle dataset.csv typo
     "dimorphichemmorhoidspiles": "dimorphichemorrhoidspiles",  # Kaggle dataset.csv vs description.csv
     "osteoarthristis": "osteoarthritis",  # Kaggle typo
+}
+
+#: Known misspellings in real files, fixed in the display name (normalised text → corrected text).
+TYPOS: dict[str, str] = {
+    "Peptic ulcer diseae": "Peptic ulcer disease",  # Kaggle dataset.csv
+    "Osteoarthristis": "Osteoarthritis",  # Kaggle dataset.csv and description
+    "Dimorphic hemmorhoids(piles)": "Dimorphic hemorrhoids(piles)",  # Kaggle dataset.csv
+    "(vertigo) Paroymsal Positional Vertigo": "(vertigo) Paroxysmal Positional Vertigo",  # Kaggle, every file
 }
 
 #: Common Chinese surnames (single and compound); used only by ``looks_like_person_name``.
@@ -63,6 +73,7 @@ MEDICAL_CHARS = set(
 )
 
 
+@lru_cache(maxsize=1 << 18)
 def normalize(text: str) -> str:
     """Display form: NFKC, one space between words, no ``[详细]`` marker, no wrapping punctuation."""
     text = unicodedata.normalize("NFKC", text)
@@ -73,6 +84,7 @@ def normalize(text: str) -> str:
     return text.strip(_PUNCT_EDGES)
 
 
+@lru_cache(maxsize=1 << 18)
 def canonical(text: str) -> str:
     """Identity form: two names with the same canonical form are one entity (same kind)."""
     text = normalize(text).casefold()
@@ -120,11 +132,28 @@ def split_list(text: str | None, separators: str) -> list[str]:
     return [p for p in re.split(f"[{separators}]+", text) if p.strip()]
 
 
+class PrefixIndex:
+    """Full names by prefix: restores a truncated ``阿克森费尔德...`` when exactly one known name extends it."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self.names = sorted({n for n in names if n and not is_truncated(n)})
+
+    def unique(self, prefix: str) -> str | None:
+        i = bisect.bisect_left(self.names, prefix)
+        found = []
+        while i < len(self.names) and self.names[i].startswith(prefix) and len(found) < 2:
+            if self.names[i] != prefix:  # the bare prefix itself is a crawl artefact, not a name
+                found.append(self.names[i])
+            i += 1
+        return found[0] if len(found) == 1 else None
+
+
 class Cleaner:
     """Applies the drop rules to values and counts what it changed in ``report``."""
 
-    def __init__(self, report: object) -> None:
+    def __init__(self, report: object, vocab: dict[Kind, PrefixIndex] | None = None) -> None:
         self.report = report
+        self.vocab = vocab or {}  # known full names per kind, to restore truncated ones
 
     def name(self, value: object, kind: Kind | str, where: str = "") -> str | None:
         """One cleaned name, or None when a rule drops it (the reason is counted)."""
@@ -136,11 +165,19 @@ class Cleaner:
             self.report.clean("dropped empty value", raw, where)
             return None
         if is_truncated(text):
-            self.report.clean("dropped truncated name ('...')", text, where)
-            return None
+            index = self.vocab.get(Kind(kind))
+            full = index.unique(_TRUNCATED.sub("", text).strip()) if index else None
+            if full is None:
+                self.report.clean("dropped truncated name ('...')", text, where)
+                return None
+            self.report.clean("restored truncated name from a vocabulary", text, where)
+            return full
         if Kind(kind) == Kind.SYMPTOM and looks_like_person_name(text):
             self.report.clean("dropped person name in symptom list", text, where)
             return None
+        if text in TYPOS:
+            self.report.clean("fixed known misspelling", text, where)
+            return TYPOS[text]
         if text != raw:
             self.report.clean("normalised (width/whitespace/[详细]/punctuation)", raw, where)
         return text

@@ -58,7 +58,7 @@ class KnowledgeGraph:
 
     def resolve(self, kind: Kind | str, name: str, source: str | None = None) -> str | None:
         """The node key ``name`` merges into (see the module docstring), or None for a new entity."""
-        kind = Kind(kind)
+        kind = kind if isinstance(kind, Kind) else Kind(kind)
         key = node_key(kind, name)
         if key in self.g:
             return key
@@ -88,7 +88,7 @@ class KnowledgeGraph:
         attrs: dict[str, str] | None = None,
     ) -> str:
         """Add or merge an entity; returns its node key. Existing attributes are kept (first source wins)."""
-        kind = Kind(kind)
+        kind = kind if isinstance(kind, Kind) else Kind(kind)
         key = self.resolve(kind, name, source.name)
         if not self._indexed:
             self._build_index()
@@ -114,6 +114,10 @@ class KnowledgeGraph:
         self._alias_index = None
         return key
 
+    def ensure(self, kind: Kind | str, name: str, *, source: Source, lang: str = "zh") -> str:
+        """The node ``name`` resolves to, created (citing ``source``) when new; existing nodes are untouched."""
+        return self.resolve(kind, name, source.name) or self.add_entity(kind, name, source=source, lang=lang)
+
     def add_fact(
         self,
         subject_kind: Kind | str,
@@ -133,7 +137,7 @@ class KnowledgeGraph:
 
     def add_edge(self, s: str, rel: Rel | str, o: str, sources: Iterable[Source]) -> None:
         """Add ``s —rel→ o`` between existing node keys, or add ``sources`` to the edge already there."""
-        rel = Rel(rel)
+        rel = rel if isinstance(rel, Rel) else Rel(rel)
         data = self.g.get_edge_data(s, o, key=rel.value)
         if data is not None:
             data["sources"].update(sources)

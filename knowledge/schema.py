@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class Kind(StrEnum):
@@ -56,7 +57,8 @@ DISEASE_ATTRIBUTES = (
     "cost",  # cost_money
     "insurance",  # yibao_status
     "red_flags",  # when to seek care urgently (our starter graph)
-    "self_care",  # what a patient can do at home (our starter graph)
+    "self_care",  # what a patient can do at home (our starter graph; Kaggle precautions)
+    "lifestyle",  # diet/exercise advice (Kaggle medicine-recommendation "workout")
 )
 
 
@@ -79,9 +81,8 @@ DRUG_ATTRIBUTES = (
 )
 
 
-@dataclass(frozen=True)
-class Source:
-    """Where a fact came from: a dataset name and the record inside it."""
+class Source(NamedTuple):
+    """Where a fact came from: a dataset name and the record inside it (a NamedTuple: cheap to load and hash)."""
 
     name: str  # e.g. "starter", "qasystem_medical", "chatdoctor_disease_db", "hsdn", "kg39"
     record_id: str | None = None  # line number, row id, or upstream id
@@ -91,7 +92,7 @@ class Source:
         return self.name if self.record_id is None else f"{self.name}#{self.record_id}"
 
 
-@dataclass
+@dataclass(slots=True)
 class Entity:
     """A node: one canonical name per (kind, normalised name), with aliases in any language."""
 

@@ -1,12 +1,12 @@
 """HTTP-shaped errors raised by services and dependencies; ``app.py`` renders every one the same way.
 
-    ChatDoctorError (chatdoctor.errors)
-    └── WebError               status, OpenAI ``type`` and ``code``
-        ├── BadRequest         400 invalid_request_error
-        ├── Unauthorized       401 (no or bad credentials)
-        ├── Forbidden          403
-        ├── NotFound           404 (also for objects the caller may not see)
-        └── Busy               429 with Retry-After (rate limit, one active generation)
+ChatDoctorError (chatdoctor.errors)
+└── WebError               status, OpenAI ``type`` and ``code``
+    ├── BadRequest         400 invalid_request_error
+    ├── Unauthorized       401 (no or bad credentials)
+    ├── Forbidden          403
+    ├── NotFound           404 (also for objects the caller may not see)
+    └── Busy               429 with Retry-After (rate limit, one active generation)
 """
 
 from __future__ import annotations

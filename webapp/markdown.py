@@ -11,7 +11,7 @@ import re
 
 import nh3
 from markdown_it import MarkdownIt
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 ALLOWED_TAGS = {
     "p", "br", "hr", "strong", "em", "del", "code", "pre", "blockquote",
@@ -65,8 +65,3 @@ def render_markdown(text: str | None, *, n_citations: int = 0) -> Markup:
     if n_citations:
         html = _link_citations(html, n_citations)
     return Markup(sanitize(html))
-
-
-def render_plain(text: str | None) -> Markup:
-    """Escaped text with line breaks kept (user messages, partial streams)."""
-    return Markup("<br>".join(str(escape(line)) for line in (text or "").split("\n")))

@@ -49,7 +49,7 @@ class UTCDateTime(TypeDecorator):
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, uuid.UUID: Uuid}
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, uuid.UUID: Uuid}  # noqa: RUF012
 
 
 def _id() -> Mapped[uuid.UUID]:
@@ -145,7 +145,9 @@ class MessageSource(Base):
     id: Mapped[uuid.UUID] = _id()
     message_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
-    source_type: Mapped[str] = mapped_column(String(16), default="kg_triple")  # kg_triple | document | guideline
+    source_type: Mapped[str] = mapped_column(
+        String(16), default="kg_triple"
+    )  # kg_triple | document | guideline
     source_ref: Mapped[str] = mapped_column(String(300), default="")  # the source dataset / record id
     subject: Mapped[str] = mapped_column(String(300), default="")
     relation: Mapped[str] = mapped_column(String(100), default="")
@@ -196,7 +198,9 @@ class SafetyEvent(Base):
     level: Mapped[str] = mapped_column(String(16))  # emergency | urgent | ...
     category: Mapped[str | None] = mapped_column(String(50), default=None)
     rule_or_model: Mapped[str] = mapped_column(String(100), default="")
-    action_taken: Mapped[str] = mapped_column(String(50), default="")  # short_circuit | banner | output_changed
+    action_taken: Mapped[str] = mapped_column(
+        String(50), default=""
+    )  # short_circuit | banner | output_changed
     escalated_to: Mapped[str | None] = mapped_column(String(100), default=None)
     reviewed_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -36,10 +36,12 @@ class Settings(BaseSettings):
     chat: dict[str, Any] = Field(default_factory=dict, description="ChatConfig overrides (JSON in the env)")
     served_model_name: str | None = Field(None, description="model id shown by /v1/models")
     # generation
-    workers: int = Field(2, ge=1, le=64, description="concurrent generations per process (the model queue)")
+    generation_threads: int = Field(2, ge=1, le=64, description="concurrent generations per process")
     queue_size: int = Field(64, ge=1, description="waiting generations before 503 queue_full")
     flush_interval_s: float = Field(1.0, gt=0, description="partial text is written to the DB this often")
-    generation_timeout_s: float = Field(120.0, gt=0, description="no new text for this long ends a generation")
+    generation_timeout_s: float = Field(
+        120.0, gt=0, description="no new text for this long ends a generation"
+    )
     keepalive_s: float = Field(15.0, gt=0, description="SSE keep-alive comment interval")
     # limits
     max_message_chars: int = Field(8000, ge=1, description="longest user message")

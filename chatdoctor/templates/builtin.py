@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from chatdoctor.templates.base import Template, register_template
 
-ALPACA_SYSTEM = (
-    "Below is an instruction that describes a task. Write a response that appropriately completes the request."
-)
+ALPACA_SYSTEM = "Below is an instruction that describes a task. Write a response that appropriately completes the request."
 ALPACA_SYSTEM_WITH_INPUT = (
     "Below is an instruction that describes a task, paired with an input that provides further context. "
     "Write a response that appropriately completes the request."

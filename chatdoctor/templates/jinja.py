@@ -40,7 +40,9 @@ def to_jinja(template: Template) -> str:
         else ""
     )
     start_system = (
-        f"{{%- if ns.system -%}}{{{{- {sys_text} -}}}}{{%- endif -%}}" if t.system_placement == "start" else ""
+        f"{{%- if ns.system -%}}{{{{- {sys_text} -}}}}{{%- endif -%}}"
+        if t.system_placement == "start"
+        else ""
     )
     return (
         f"{{%- set ns = namespace(system={_lit(t.system)}, start=0) -%}}"

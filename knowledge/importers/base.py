@@ -198,7 +198,7 @@ def header_index(ctx: ImportContext, header: list[str], wanted: dict[str, tuple[
         if idx is None:
             have = ", ".join(h for h in header if h.strip()) or "(empty header)"
             raise ctx.error(f"missing column (expected one of {', '.join(spellings)}; have: {have})",
-                            line=line, field=name)
+                            line=line, field=spellings[0])
         out[name] = idx
     return out
 

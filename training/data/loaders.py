@@ -209,3 +209,6 @@ def load_cmekg(path: Path, *, source: str = "cmekg") -> Iterator[InstructionReco
         return InstructionRecord(msgs, lang="zh", meta={"alpaca_input": text, "triples": spo})
 
     return _rows(path, source, convert)
+
+
+from training.data import kg_instructions  # noqa: E402, F401  (registers the "kg_qa" loader)

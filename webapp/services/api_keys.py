@@ -18,13 +18,17 @@ def create_api_key(*, session: Session, user: User, name: str = "") -> tuple[Api
     key = ApiKey(user_id=user.id, name=name.strip()[:100], prefix=prefix, key_hash=hash_api_key(plain))
     session.add(key)
     session.flush()
-    audit.record(session=session, action="api_key.create", actor=user, resource_type="api_key", resource_id=key.id)
+    audit.record(
+        session=session, action="api_key.create", actor=user, resource_type="api_key", resource_id=key.id
+    )
     return key, plain
 
 
 def user_for_key(*, session: Session, plain: str) -> User | None:
     """The active, approved owner of a valid, unrevoked key; touches ``last_used_at``."""
-    key = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_api_key(plain), ApiKey.revoked_at.is_(None)))
+    key = session.scalar(
+        select(ApiKey).where(ApiKey.key_hash == hash_api_key(plain), ApiKey.revoked_at.is_(None))
+    )
     if key is None:
         return None
     user = session.get(User, key.user_id)
@@ -44,5 +48,7 @@ def revoke_api_key(*, session: Session, key_id: uuid.UUID, user: User) -> bool:
     if key is None or (key.user_id != user.id and user.role != "admin"):
         return False
     key.revoked_at = utcnow()
-    audit.record(session=session, action="api_key.revoke", actor=user, resource_type="api_key", resource_id=key.id)
+    audit.record(
+        session=session, action="api_key.revoke", actor=user, resource_type="api_key", resource_id=key.id
+    )
     return True

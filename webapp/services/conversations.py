@@ -14,8 +14,11 @@ from webapp.services import audit
 def create_conversation(
     *, session: Session, owner: User, title: str = "New conversation", kind: str | None = None
 ) -> Conversation:
-    conv = Conversation(owner_id=owner.id, title=title.strip()[:200] or "New conversation",
-                        kind=kind or ("clinician" if owner.role == "clinician" else "patient"))
+    conv = Conversation(
+        owner_id=owner.id,
+        title=title.strip()[:200] or "New conversation",
+        kind=kind or ("clinician" if owner.role == "clinician" else "patient"),
+    )
     session.add(conv)
     session.commit()
     return conv
@@ -31,11 +34,14 @@ def get_conversation(*, session: Session, conversation_id: uuid.UUID | str) -> C
 
 
 def is_assigned(*, session: Session, clinician: User, conversation: Conversation) -> bool:
-    return session.scalar(
-        select(Assignment.id).where(
-            Assignment.clinician_id == clinician.id, Assignment.conversation_id == conversation.id
+    return (
+        session.scalar(
+            select(Assignment.id).where(
+                Assignment.clinician_id == clinician.id, Assignment.conversation_id == conversation.id
+            )
         )
-    ) is not None
+        is not None
+    )
 
 
 def access_for(*, session: Session, user: User, conversation: Conversation) -> str | None:
@@ -55,8 +61,11 @@ def list_conversations(
     """Newest first, one page; deleted ones never appear."""
     query = (
         select(Conversation)
-        .where(Conversation.owner_id == owner.id, Conversation.deleted_at.is_(None),
-               Conversation.archived.is_(archived))
+        .where(
+            Conversation.owner_id == owner.id,
+            Conversation.deleted_at.is_(None),
+            Conversation.archived.is_(archived),
+        )
         .order_by(Conversation.updated_at.desc())
         .offset(offset)
         .limit(min(limit, 200))
@@ -74,23 +83,38 @@ def rename_conversation(*, session: Session, conversation: Conversation, title: 
 def delete_conversation(*, session: Session, conversation: Conversation, actor: User) -> None:
     """Soft delete (the rows stay for the audit retention period)."""
     conversation.deleted_at = utcnow()
-    audit.record(session=session, action="conversation.delete", actor=actor, resource_type="conversation",
-                 resource_id=conversation.id, subject_patient_id=conversation.owner_id)
+    audit.record(
+        session=session,
+        action="conversation.delete",
+        actor=actor,
+        resource_type="conversation",
+        resource_id=conversation.id,
+        subject_patient_id=conversation.owner_id,
+    )
 
 
 def assign(*, session: Session, conversation: Conversation, clinician: User, actor: User) -> Assignment:
     """Let ``clinician`` read ``conversation`` (idempotent)."""
     if clinician.role != "clinician":
         raise ValueError("only clinicians can be assigned conversations")
-    found = session.scalar(select(Assignment).where(
-        Assignment.clinician_id == clinician.id, Assignment.conversation_id == conversation.id))
+    found = session.scalar(
+        select(Assignment).where(
+            Assignment.clinician_id == clinician.id, Assignment.conversation_id == conversation.id
+        )
+    )
     if found:
         return found
     item = Assignment(clinician_id=clinician.id, conversation_id=conversation.id, assigned_by=actor.id)
     session.add(item)
-    audit.record(session=session, action="conversation.assign", actor=actor, resource_type="conversation",
-                 resource_id=conversation.id, subject_patient_id=conversation.owner_id,
-                 details={"clinician": str(clinician.id)})
+    audit.record(
+        session=session,
+        action="conversation.assign",
+        actor=actor,
+        resource_type="conversation",
+        resource_id=conversation.id,
+        subject_patient_id=conversation.owner_id,
+        details={"clinician": str(clinician.id)},
+    )
     return item
 
 
@@ -105,9 +129,13 @@ def assigned_conversations(*, session: Session, clinician: User, limit: int = 10
     return list(session.scalars(query))
 
 
-def thread(*, session: Session, conversation: Conversation, leaf_id: uuid.UUID | None = None) -> list[Message]:
+def thread(
+    *, session: Session, conversation: Conversation, leaf_id: uuid.UUID | None = None
+) -> list[Message]:
     """The messages on the branch ending at ``leaf_id`` (default: the current leaf), oldest first."""
-    rows = {m.id: m for m in session.scalars(select(Message).where(Message.conversation_id == conversation.id))}
+    rows = {
+        m.id: m for m in session.scalars(select(Message).where(Message.conversation_id == conversation.id))
+    }
     node = rows.get(leaf_id or conversation.current_leaf_id) if rows else None
     if node is None and rows:
         node = max(rows.values(), key=lambda m: m.created_at)
@@ -120,9 +148,13 @@ def thread(*, session: Session, conversation: Conversation, leaf_id: uuid.UUID |
 
 def siblings(*, session: Session, message: Message) -> list[Message]:
     """Alternative answers to the same parent (regenerations), oldest first."""
-    query = select(Message).where(
-        Message.conversation_id == message.conversation_id,
-        Message.parent_id == message.parent_id if message.parent_id else Message.parent_id.is_(None),
-        Message.role == message.role,
-    ).order_by(Message.created_at)
+    query = (
+        select(Message)
+        .where(
+            Message.conversation_id == message.conversation_id,
+            Message.parent_id == message.parent_id if message.parent_id else Message.parent_id.is_(None),
+            Message.role == message.role,
+        )
+        .order_by(Message.created_at)
+    )
     return list(session.scalars(query))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,15 +19,23 @@ CORRECTION_INSTRUCTION = (
 
 
 def rate_message(
-    *, session: Session, message: Message, user: User, rating: int, reason: str | None = None,
-    comment: str | None = None, flag: bool = False,
+    *,
+    session: Session,
+    message: Message,
+    user: User,
+    rating: int,
+    reason: str | None = None,
+    comment: str | None = None,
+    flag: bool = False,
 ) -> Feedback:
     """Create or update the user's rating of an answer; a snapshot keeps the text that was rated."""
     if rating not in (1, -1):
         raise BadRequest("rating must be 1 or -1", param="rating")
     if message.role != "assistant":
         raise BadRequest("only answers can be rated", param="message_id")
-    item = session.scalar(select(Feedback).where(Feedback.message_id == message.id, Feedback.user_id == user.id))
+    item = session.scalar(
+        select(Feedback).where(Feedback.message_id == message.id, Feedback.user_id == user.id)
+    )
     if item is None:
         item = Feedback(message_id=message.id, user_id=user.id, rating=rating)
         session.add(item)
@@ -45,7 +52,12 @@ def _question_for(session: Session, message: Message) -> str:
 
 
 def correct_answer(
-    *, session: Session, message: Message, clinician: User, corrected: str, note: str | None = None,
+    *,
+    session: Session,
+    message: Message,
+    clinician: User,
+    corrected: str,
+    note: str | None = None,
     rating: int | None = None,
 ) -> Correction:
     """Store a clinician's corrected answer next to the original (both kept)."""
@@ -54,14 +66,27 @@ def correct_answer(
         raise BadRequest("the corrected answer is empty", param="corrected")
     if message.role != "assistant":
         raise BadRequest("only answers can be corrected", param="message_id")
-    item = Correction(message_id=message.id, clinician_id=clinician.id, question=_question_for(session, message),
-                      original=message.content, corrected=corrected, note=note, rating=rating)
+    item = Correction(
+        message_id=message.id,
+        clinician_id=clinician.id,
+        question=_question_for(session, message),
+        original=message.content,
+        corrected=corrected,
+        note=note,
+        rating=rating,
+    )
     session.add(item)
     for fb in session.scalars(select(Feedback).where(Feedback.message_id == message.id)):
         fb.reviewed_at = utcnow()
     conversation = session.get(Conversation, message.conversation_id)
-    audit.record(session=session, action="message.correct", actor=clinician, resource_type="message",
-                 resource_id=message.id, subject_patient_id=conversation.owner_id if conversation else None)
+    audit.record(
+        session=session,
+        action="message.correct",
+        actor=clinician,
+        resource_type="message",
+        resource_id=message.id,
+        subject_patient_id=conversation.owner_id if conversation else None,
+    )
     return item
 
 
@@ -69,20 +94,27 @@ def review_queue(*, session: Session, clinician: User, limit: int = 100) -> list
     """Answers needing a look in the clinician's assigned conversations: flagged by patients or safety rules."""
     assigned = select(Assignment.conversation_id).where(Assignment.clinician_id == clinician.id)
     flagged = session.execute(
-        select(Message, Feedback.reason).join(Feedback, Feedback.message_id == Message.id)
-        .where(Feedback.flagged_for_review.is_(True), Feedback.reviewed_at.is_(None),
-               Message.conversation_id.in_(assigned)).limit(limit)
+        select(Message, Feedback.reason)
+        .join(Feedback, Feedback.message_id == Message.id)
+        .where(
+            Feedback.flagged_for_review.is_(True),
+            Feedback.reviewed_at.is_(None),
+            Message.conversation_id.in_(assigned),
+        )
+        .limit(limit)
     ).all()
     safety = session.execute(
-        select(Message, SafetyEvent.category).join(SafetyEvent, SafetyEvent.message_id == Message.id)
-        .where(SafetyEvent.reviewed_at.is_(None), Message.conversation_id.in_(assigned)).limit(limit)
+        select(Message, SafetyEvent.category)
+        .join(SafetyEvent, SafetyEvent.message_id == Message.id)
+        .where(SafetyEvent.reviewed_at.is_(None), Message.conversation_id.in_(assigned))
+        .limit(limit)
     ).all()
     items = [{"message": m, "why": "patient_flag", "detail": r} for m, r in flagged]
     items += [{"message": m, "why": "safety", "detail": c} for m, c in safety]
     return sorted(items, key=lambda i: i["message"].created_at, reverse=True)[:limit]
 
 
-def corrections_as_records(*, session: Session, since_id: uuid.UUID | None = None) -> Iterator[dict[str, str]]:
+def corrections_as_records(*, session: Session) -> Iterator[dict[str, str]]:
     """Each correction as an instruction record ``{instruction, input, output}`` for ``chatdoctor data``."""
     for c in session.scalars(select(Correction).order_by(Correction.created_at)):
         yield {"instruction": CORRECTION_INSTRUCTION, "input": c.question, "output": c.corrected}
@@ -99,6 +131,11 @@ def export_corrections(*, session: Session, path: str, actor: User) -> int:
         for record in corrections_as_records(session=session):
             fh.write(json.dumps(record, ensure_ascii=False) + "\n")
             n += 1
-    audit.record(session=session, action="corrections.export", actor=actor, resource_type="corrections",
-                 details={"records": n})
+    audit.record(
+        session=session,
+        action="corrections.export",
+        actor=actor,
+        resource_type="corrections",
+        details={"records": n},
+    )
     return n

@@ -15,6 +15,7 @@ from webapp.models import ACTIVE_STATUSES, Conversation, Message, MessageSource,
 from webapp.services.conversations import thread
 
 TERMINAL = ("done", "stopped", "error", "blocked")
+ACTIVE = ACTIVE_STATUSES
 
 
 def get_message(*, session: Session, message_id: uuid.UUID | str) -> Message | None:
@@ -29,8 +30,9 @@ def active_generation(*, session: Session, user: User) -> Message | None:
     query = (
         select(Message)
         .join(Conversation, Conversation.id == Message.conversation_id)
-        .where(Conversation.owner_id == user.id, Message.role == "assistant",
-               Message.status.in_(ACTIVE_STATUSES))
+        .where(
+            Conversation.owner_id == user.id, Message.role == "assistant", Message.status.in_(ACTIVE_STATUSES)
+        )
         .limit(1)
     )
     return session.scalar(query)
@@ -38,8 +40,11 @@ def active_generation(*, session: Session, user: User) -> Message | None:
 
 def _ensure_idle(session: Session, user: User) -> None:
     if active_generation(session=session, user=user) is not None:
-        raise Busy("an answer is still being written; wait for it or stop it", retry_after=2,
-                   code="generation_in_progress")
+        raise Busy(
+            "an answer is still being written; wait for it or stop it",
+            retry_after=2,
+            code="generation_in_progress",
+        )
 
 
 def post_user_message(
@@ -56,16 +61,21 @@ def post_user_message(
     if not content:
         raise BadRequest("the message is empty", param="content")
     if len(content) > max_chars:
-        raise BadRequest(f"the message is {len(content)} characters; the limit is {max_chars}",
-                         param="content", code="message_too_long")
+        raise BadRequest(
+            f"the message is {len(content)} characters; the limit is {max_chars}",
+            param="content",
+            code="message_too_long",
+        )
     _ensure_idle(session, author)
     if parent_id is None:
         parent_id = conversation.current_leaf_id
-    elif (parent := get_message(session=session, message_id=parent_id)) is None or \
-            parent.conversation_id != conversation.id:
+    elif (
+        parent := get_message(session=session, message_id=parent_id)
+    ) is None or parent.conversation_id != conversation.id:
         raise NotFound("parent message not found", param="parent_id")
-    user_msg = Message(conversation_id=conversation.id, parent_id=parent_id, role="user", content=content,
-                       status="done")
+    user_msg = Message(
+        conversation_id=conversation.id, parent_id=parent_id, role="user", content=content, status="done"
+    )
     session.add(user_msg)
     session.flush()
     reply = _placeholder(conversation, user_msg.id)
@@ -80,8 +90,9 @@ def post_user_message(
 
 
 def _placeholder(conversation: Conversation, parent_id: uuid.UUID) -> Message:
-    return Message(conversation_id=conversation.id, parent_id=parent_id, role="assistant", content="",
-                   status="pending")
+    return Message(
+        conversation_id=conversation.id, parent_id=parent_id, role="assistant", content="", status="pending"
+    )
 
 
 def regenerate(*, session: Session, message: Message, author: User) -> Message:
@@ -103,8 +114,11 @@ def history_for(*, session: Session, message: Message) -> list[ChatMessage]:
     """The conversation up to (not including) ``message``, as engine messages."""
     conversation = session.get(Conversation, message.conversation_id)
     rows = thread(session=session, conversation=conversation, leaf_id=message.id)[:-1]
-    return [ChatMessage(m.role, m.content) for m in rows
-            if m.role in ("user", "assistant") and (m.role == "user" or m.content)]
+    return [
+        ChatMessage(m.role, m.content)
+        for m in rows
+        if m.role in ("user", "assistant") and (m.role == "user" or m.content)
+    ]
 
 
 def claim(*, session: Session, message_id: uuid.UUID, worker_id: str) -> None:
@@ -114,17 +128,30 @@ def claim(*, session: Session, message_id: uuid.UUID, worker_id: str) -> None:
 
 
 def mark_streaming(*, session: Session, message_id: uuid.UUID, describe: dict[str, Any]) -> None:
-    session.execute(update(Message).where(Message.id == message_id).values(
-        status="streaming", updated_at=utcnow(), backend=describe.get("backend"),
-        model=describe.get("model"), adapter=describe.get("adapter"), template=describe.get("template"),
-        kg_version=describe.get("kg_version"), gen_params=describe.get("gen_params")))
+    session.execute(
+        update(Message)
+        .where(Message.id == message_id)
+        .values(
+            status="streaming",
+            updated_at=utcnow(),
+            backend=describe.get("backend"),
+            model=describe.get("model"),
+            adapter=describe.get("adapter"),
+            template=describe.get("template"),
+            kg_version=describe.get("kg_version"),
+            gen_params=describe.get("gen_params"),
+        )
+    )
     session.commit()
 
 
 def flush_partial(*, session: Session, message_id: uuid.UUID, text: str) -> None:
     """Write the text so far (a crash then loses at most one flush interval)."""
-    session.execute(update(Message).where(Message.id == message_id, Message.status.in_(ACTIVE_STATUSES))
-                    .values(content=text, updated_at=utcnow()))
+    session.execute(
+        update(Message)
+        .where(Message.id == message_id, Message.status.in_(ACTIVE_STATUSES))
+        .values(content=text, updated_at=utcnow())
+    )
     session.commit()
 
 
@@ -136,20 +163,41 @@ def finish(*, session: Session, message_id: uuid.UUID, **values: Any) -> None:
 
 def add_sources(*, session: Session, message_id: uuid.UUID, citations: list[Citation]) -> None:
     for i, c in enumerate(citations):
-        session.add(MessageSource(
-            message_id=message_id, position=i, source_type="kg_triple",
-            source_ref=":".join(p for p in (c.source, c.record_id) if p)[:300],
-            subject=c.subject[:300], relation=c.relation[:100], object=c.object, label=c.render(), score=c.score))
+        session.add(
+            MessageSource(
+                message_id=message_id,
+                position=i,
+                source_type="kg_triple",
+                source_ref=":".join(p for p in (c.source, c.record_id) if p)[:300],
+                subject=c.subject[:300],
+                relation=c.relation[:100],
+                object=c.object,
+                label=c.render(),
+                score=c.score,
+            )
+        )
     session.commit()
 
 
 def add_safety_event(
-    *, session: Session, message_id: uuid.UUID | None, conversation_id: uuid.UUID | None, level: str,
-    category: str | None, rule: str, action: str,
+    *,
+    session: Session,
+    message_id: uuid.UUID | None,
+    conversation_id: uuid.UUID | None,
+    level: str,
+    category: str | None,
+    rule: str,
+    action: str,
 ) -> SafetyEvent:
-    event = SafetyEvent(message_id=message_id, conversation_id=conversation_id, level=level, category=category,
-                        rule_or_model=rule[:100], action_taken=action,
-                        escalated_to="clinician_review" if level == "emergency" else None)
+    event = SafetyEvent(
+        message_id=message_id,
+        conversation_id=conversation_id,
+        level=level,
+        category=category,
+        rule_or_model=rule[:100],
+        action_taken=action,
+        escalated_to="clinician_review" if level == "emergency" else None,
+    )
     session.add(event)
     session.commit()
     return event
@@ -163,9 +211,14 @@ def recover_interrupted(*, session: Session, live_workers: set[str] | None = Non
     query = update(Message).where(Message.status.in_(ACTIVE_STATUSES))
     if live_workers:
         query = query.where(Message.worker_id.is_(None) | Message.worker_id.not_in(live_workers))
-    result = session.execute(query.values(
-        status="error", finish_reason="interrupted", updated_at=utcnow(),
-        error="The server restarted while this answer was being written; the text so far is kept. "
-              "Regenerate to get a complete answer."))
+    result = session.execute(
+        query.values(
+            status="error",
+            finish_reason="interrupted",
+            updated_at=utcnow(),
+            error="The server restarted while this answer was being written; the text so far is kept. "
+            "Regenerate to get a complete answer.",
+        )
+    )
     session.commit()
     return result.rowcount or 0

@@ -57,8 +57,14 @@ def create_user(
     )
     session.add(user)
     session.flush()
-    audit.record(session=session, action="user.create", actor=actor or user, resource_type="user",
-                 resource_id=user.id, details={"role": role})
+    audit.record(
+        session=session,
+        action="user.create",
+        actor=actor or user,
+        resource_type="user",
+        resource_id=user.id,
+        details={"role": role},
+    )
     return user
 
 
@@ -66,8 +72,15 @@ def authenticate(*, session: Session, email: str, password: str, context: dict |
     """The user for these credentials; failures are audited and raise ``AccountError``."""
     user = get_by_email(session=session, email=email)
     if user is None or not verify_password(password, user.password_hash):
-        audit.record(session=session, action="auth.login", actor=user, resource_type="user",
-                     resource_id=user.id if user else None, outcome="failure", context=context)
+        audit.record(
+            session=session,
+            action="auth.login",
+            actor=user,
+            resource_type="user",
+            resource_id=user.id if user else None,
+            outcome="failure",
+            context=context,
+        )
         raise AccountError("wrong email or password")
     if not user.is_active:
         raise AccountError("this account is disabled")
@@ -76,15 +89,26 @@ def authenticate(*, session: Session, email: str, password: str, context: dict |
     if password_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     user.last_login_at = utcnow()
-    audit.record(session=session, action="auth.login", actor=user, resource_type="user",
-                 resource_id=user.id, context=context)
+    audit.record(
+        session=session,
+        action="auth.login",
+        actor=user,
+        resource_type="user",
+        resource_id=user.id,
+        context=context,
+    )
     return user
 
 
 def approve_user(*, session: Session, user: User, actor: User, approved: bool = True) -> User:
     user.approved = approved
-    audit.record(session=session, action="user.approve" if approved else "user.unapprove", actor=actor,
-                 resource_type="user", resource_id=user.id)
+    audit.record(
+        session=session,
+        action="user.approve" if approved else "user.unapprove",
+        actor=actor,
+        resource_type="user",
+        resource_id=user.id,
+    )
     return user
 
 
@@ -92,15 +116,26 @@ def set_role(*, session: Session, user: User, role: str, actor: User) -> User:
     if role not in ROLES:
         raise AccountError(f"role must be one of {', '.join(ROLES)}")
     old, user.role = user.role, role
-    audit.record(session=session, action="user.role", actor=actor, resource_type="user",
-                 resource_id=user.id, details={"from": old, "to": role})
+    audit.record(
+        session=session,
+        action="user.role",
+        actor=actor,
+        resource_type="user",
+        resource_id=user.id,
+        details={"from": old, "to": role},
+    )
     return user
 
 
 def set_active(*, session: Session, user: User, active: bool, actor: User) -> User:
     user.is_active = active
-    audit.record(session=session, action="user.enable" if active else "user.disable", actor=actor,
-                 resource_type="user", resource_id=user.id)
+    audit.record(
+        session=session,
+        action="user.enable" if active else "user.disable",
+        actor=actor,
+        resource_type="user",
+        resource_id=user.id,
+    )
     return user
 
 

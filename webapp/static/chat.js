@@ -48,15 +48,19 @@
     const body = bubble.querySelector(".body");
     const queue = bubble.querySelector(".queue");
     let started = false;
+    let acc = body.textContent;
     const es = new EventSource(bubble.dataset.streamUrl, { withCredentials: true });
     bubble._source = es;
     const finish = () => { es.close(); bubble._source = null; refresh(bubble).catch((e) => showError(e.message)); };
     es.addEventListener("delta", (e) => {
-      // The stream replays the stored text first, so the partial text shown at load is replaced.
-      if (!started) { body.textContent = ""; started = true; }
-      let text = e.data;
-      try { const d = JSON.parse(e.data); text = typeof d === "string" ? d : (d.text || ""); } catch (err) { /* plain text */ }
-      body.textContent += text;
+      // Deltas carry their offset: a late subscriber gets the text so far (start 0), then the rest.
+      let text = e.data, start = null;
+      try { const d = JSON.parse(e.data); text = typeof d === "string" ? d : (d.text || ""); start = d.start; } catch (err) { /* plain */ }
+      if (typeof start === "number" && start <= acc.length) acc = acc.slice(0, start) + text;
+      else acc = (started ? acc : "") + text;
+      started = true;
+      body.classList.add("plain");
+      body.textContent = acc;
       bubble.dataset.deltas = String(Number(bubble.dataset.deltas || 0) + 1);
       bubble.classList.remove("pending"); bubble.classList.add("streaming");
       if (queue) queue.hidden = true;
@@ -102,7 +106,7 @@
     const el = document.createElement("article");
     el.className = "msg user";
     const body = document.createElement("div");
-    body.className = "body";
+    body.className = "body plain";
     body.textContent = text;
     el.appendChild(body);
     return el;

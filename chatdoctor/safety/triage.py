@@ -1,0 +1,126 @@
+"""Layered red-flag triage: rules (always), then the classifier, then an optional LLM check.
+
+Layers after the rules may only raise the level, never lower it: a rule's emergency stands.
+Thresholds were chosen by cross-validation on the training set, not on the evaluation set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from chatdoctor.safety.classifier import LABELS_EMERGENCY, Classifier
+from chatdoctor.safety.detectors import DETECTORS
+from chatdoctor.safety.rules import RuleSet, Scan, level_rank, scan
+
+RAISE_EMERGENCY = 0.4  # classifier probability that raises to emergency
+RAISE_EMERGENCY_SUPPRESSED = 0.7  # ... when the rules saw a negated/historical/informational mention
+RAISE_URGENT = 0.5
+
+#: An LLM (or any) third check: message text -> (level, category) to raise to, or None.
+LlmCheck = Callable[[str], "tuple[str, str | None] | None"]
+
+
+@dataclass
+class Decision:
+    """What triage concluded about one message, and which layer said so."""
+
+    level: str = "routine"
+    category: str | None = None
+    evidence: list[str] = field(default_factory=list)
+    source: str = "rules"  # rules | classifier | llm
+    scan: Scan | None = None
+    scores: dict[str, float] = field(default_factory=dict)
+
+    def raise_to(self, level: str, category: str | None, evidence: list[str], source: str) -> None:
+        if level_rank(level) > level_rank(self.level):
+            self.level, self.category, self.evidence, self.source = level, category, evidence, source
+
+
+def rule_decision(rules: RuleSet, text: str) -> Decision:
+    """Apply every category's rules; the most severe firing category wins (YAML order breaks ties)."""
+    found = scan(rules, text)
+    best = Decision(level="routine", scan=found)
+    fired_self_care = False
+    for cat in rules.categories:
+        fired: tuple[str, list[str]] | None = None
+        for term in cat.any:
+            if hits := found.current(term):
+                fired = (cat.level, [h.text for h in hits])
+                break
+        for combo in cat.all if fired is None else ():
+            groups = [found.current(t) for t in combo]
+            if all(groups):
+                fired = (cat.level, [g[0].text for g in groups])
+                break
+        if fired is None and cat.detector:
+            if evidence := DETECTORS[cat.detector](found.text):
+                fired = (cat.level, evidence)
+        if fired is None:
+            urgent = [h.text for t in cat.urgent for h in found.current(t)]
+            fired = ("urgent", urgent) if urgent else None
+        if fired is None:
+            continue
+        if fired[0] == "self-care":
+            fired_self_care = True
+            continue
+        best.raise_to(fired[0], cat.name, fired[1], "rules")
+    if best.level == "routine" and best.category is None and fired_self_care:
+        best.level, best.category = "self-care", "self_care"
+        best.evidence = [h.text for t in _self_care_terms(rules) for h in found.current(t)]
+    if found.typos and best.evidence:
+        best.evidence.append("typos repaired: " + ", ".join(f"{a}→{b}" for a, b in found.typos))
+    return best
+
+
+def _self_care_terms(rules: RuleSet) -> list[str]:
+    return [t for c in rules.categories if c.level == "self-care" for t in c.any]
+
+
+def _suppressed_terms(decision: Decision, rules: RuleSet) -> set[str]:
+    """Categories whose terms the rules saw but set aside (negated, historical, informational)."""
+    terms = {h.term for h in decision.scan.suppressed()} if decision.scan else set()
+    out = set()
+    for cat in rules.categories:
+        used = {*cat.any, *cat.urgent, *(t for c in cat.all for t in c)}
+        if used & terms:
+            out.add(cat.name)
+    return out
+
+
+class Triager:
+    """Runs the layers on a message; ``version`` names the rules and the classifier together."""
+
+    def __init__(self, rules: RuleSet, classifier: Classifier | None = None, llm_check: LlmCheck | None = None) -> None:
+        self.rules = rules
+        self.classifier = classifier
+        self.llm_check = llm_check
+
+    @property
+    def version(self) -> str:
+        parts = [self.rules.version, self.classifier.version if self.classifier else "no-classifier"]
+        if self.llm_check is not None:
+            parts.append(f"llm:{getattr(self.llm_check, 'version', 'custom')}")
+        return "+".join(parts)
+
+    def decide(self, text: str) -> Decision:
+        """Triage one message through every layer."""
+        decision = rule_decision(self.rules, text)
+        if self.classifier is not None and decision.level != "emergency":
+            self._classifier_layer(decision, text)
+        if self.llm_check is not None and decision.level != "emergency":
+            verdict = self.llm_check(text)
+            if verdict is not None:
+                decision.raise_to(verdict[0], verdict[1], ["LLM check"], "llm")
+        return decision
+
+    def _classifier_layer(self, decision: Decision, text: str) -> None:
+        pred = self.classifier.predict(text)
+        decision.scores = {k: round(v, 3) for k, v in sorted(pred.probs.items(), key=lambda kv: -kv[1])[:3]}
+        if pred.label in LABELS_EMERGENCY:
+            suppressed = pred.label in _suppressed_terms(decision, self.rules) or decision.scan.suppressed()
+            needed = RAISE_EMERGENCY_SUPPRESSED if suppressed else RAISE_EMERGENCY
+            if pred.prob >= needed:
+                decision.raise_to("emergency", pred.label, [f"classifier {pred.label} p={pred.prob:.2f}"], "classifier")
+        elif pred.label == "urgent" and pred.prob >= RAISE_URGENT and not decision.scan.suppressed():
+            decision.raise_to("urgent", "urgent_care", [f"classifier urgent p={pred.prob:.2f}"], "classifier")

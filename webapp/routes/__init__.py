@@ -1,0 +1,1 @@
+"""HTTP routes: thin functions over ``webapp.services`` (each module exposes ``router``)."""
