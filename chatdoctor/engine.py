@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from chatdoctor.backends.base import Backend
+from chatdoctor.config import ChatConfig
 from chatdoctor.errors import InputTooLong
 from chatdoctor.types import Citation, Delta, FinishReason, GenParams, Message, Usage
 
@@ -305,3 +306,33 @@ class ChatEngine:
                 done = event
         assert done is not None
         return done
+
+
+def _optional_hook(module: str, attr: str) -> Callable | None:
+    """``module.attr`` when that part of the product is installed; None only when it is absent."""
+    import importlib
+
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name and module.startswith(exc.name):
+            return None
+        raise
+    return getattr(mod, attr, None)
+
+
+def build_engine(config: ChatConfig, backend: Backend | None = None) -> ChatEngine:
+    """The engine every front end uses: the configured backend, the safety guard and KG grounding when present."""
+    from chatdoctor.backends import create_backend
+
+    backend = backend or create_backend(config)
+    build_guard = _optional_hook("chatdoctor.safety", "build_guard")
+    build_grounder = _optional_hook("chatdoctor.grounding", "build_grounder")
+    return ChatEngine(
+        backend=backend,
+        guard=build_guard() if build_guard else None,
+        grounder=build_grounder(config) if build_grounder else None,
+        audience=config.audience,
+        system_prompt=config.system_prompt,
+        context_window=config.context_window,
+    )

@@ -54,7 +54,20 @@ SURNAMES = set(
     "成苗谷盛曲翁冉骆蓝路游辛靳管柴蒙鲍华喻祁蒲房滕屈饶解牟艾尤阳时穆农司卓古吉缪简车项连芦麦褚娄窦戚岑景党"
     "宫费卜冷晏席卫米柏宗瞿桂全佟应臧闵苟邬边卞姬师和仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩明佘池查麻苑迟邝衣毓巨"
 )
-COMPOUND_SURNAMES = {"欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙", "宇文", "司徒"}
+COMPOUND_SURNAMES = {
+    "欧阳",
+    "司马",
+    "上官",
+    "诸葛",
+    "东方",
+    "皇甫",
+    "尉迟",
+    "公孙",
+    "慕容",
+    "长孙",
+    "宇文",
+    "司徒",
+}
 
 #: Characters common in Chinese given names; a person-name token uses only these after its surname.
 GIVEN_NAME_CHARS = set(
@@ -94,7 +107,7 @@ def canonical(text: str) -> str:
 
 def is_truncated(text: str) -> bool:
     """A crawled name cut short, e.g. ``枸橼酸西地那非...`` or ``发热伴咳嗽、咯...``."""
-    return bool(_TRUNCATED.search(text))
+    return text.rstrip().endswith(("...", "…", "。。。"))
 
 
 def looks_like_person_name(token: str) -> bool:
@@ -129,7 +142,12 @@ def split_list(text: str | None, separators: str) -> list[str]:
     if not text:
         return []
     text = DETAIL_MARK.sub("", unicodedata.normalize("NFKC", text))
-    return [p for p in re.split(f"[{separators}]+", text) if p.strip()]
+    return [p for p in _splitter(separators).split(text) if p.strip()]
+
+
+@lru_cache(maxsize=64)
+def _splitter(separators: str) -> re.Pattern[str]:
+    return re.compile(f"[{separators}]+")
 
 
 class PrefixIndex:
@@ -154,33 +172,45 @@ class Cleaner:
     def __init__(self, report: object, vocab: dict[Kind, PrefixIndex] | None = None) -> None:
         self.report = report
         self.vocab = vocab or {}  # known full names per kind, to restore truncated ones
+        self._memo: dict[tuple[str, Kind], tuple[str | None, str | None]] = {}  # → (result, rule fired)
+
+    def set_vocab(self, kind: Kind, names: Iterable[str]) -> None:
+        """Known full names of ``kind``, used to restore truncated ones from now on."""
+        self.vocab[kind] = PrefixIndex(names)
+        self._memo.clear()
 
     def name(self, value: object, kind: Kind | str, where: str = "") -> str | None:
         """One cleaned name, or None when a rule drops it (the reason is counted)."""
         if value is None:
             return None
         raw = str(value)
+        kind = kind if isinstance(kind, Kind) else Kind(kind)
+        memo = self._memo.get((raw, kind))
+        if memo is None:
+            memo = self._memo[(raw, kind)] = self._name(raw, kind)
+        result, rule = memo
+        if rule is not None:
+            self.report.clean(rule, raw, where)
+        return result
+
+    def _name(self, raw: str, kind: Kind) -> tuple[str | None, str | None]:
+        """The cleaned name and the rule that fired (None: unchanged); pure, so memoised per value."""
         text = normalize(raw)
         if not text:
-            self.report.clean("dropped empty value", raw, where)
-            return None
+            return None, "dropped empty value"
         if is_truncated(text):
-            index = self.vocab.get(Kind(kind))
+            index = self.vocab.get(kind)
             full = index.unique(_TRUNCATED.sub("", text).strip()) if index else None
             if full is None:
-                self.report.clean("dropped truncated name ('...')", text, where)
-                return None
-            self.report.clean("restored truncated name from a vocabulary", text, where)
-            return full
-        if Kind(kind) == Kind.SYMPTOM and looks_like_person_name(text):
-            self.report.clean("dropped person name in symptom list", text, where)
-            return None
+                return None, "dropped truncated name ('...')"
+            return full, "restored truncated name from a vocabulary"
+        if kind == Kind.SYMPTOM and looks_like_person_name(text):
+            return None, "dropped person name in symptom list"
         if text in TYPOS:
-            self.report.clean("fixed known misspelling", text, where)
-            return TYPOS[text]
+            return TYPOS[text], "fixed known misspelling"
         if text != raw:
-            self.report.clean("normalised (width/whitespace/[详细]/punctuation)", raw, where)
-        return text
+            return text, "normalised (width/whitespace/[详细]/punctuation)"
+        return text, None
 
     def items(self, values: Iterable[object], kind: Kind | str, where: str = "") -> list[str]:
         """Cleaned, de-duplicated (by canonical form) names, in input order."""

@@ -1,8 +1,10 @@
 """``KnowledgeGraph``: typed entities and relations with provenance, held in a networkx MultiDiGraph.
 
 Nodes are keyed ``"kind:name"`` and carry an ``Entity`` under the ``"entity"`` attribute. Edges are
-keyed by relation name (at most one edge per subject, relation, object) and carry the set of
-``Source`` records that state the fact, so merging two datasets keeps every citation.
+keyed by relation name (at most one edge per subject, relation, object) and carry, under ``"sources"``,
+the frozenset of ``Source`` records that state the fact, so merging two datasets keeps every citation.
+The frozenset is replaced, never mutated, when a fact gains a source (``add_edge``): loaded graphs share
+equal sets between edges.
 
 Merge rules (``resolve``): a new name joins an existing node of the same kind when their
 ``knowledge.clean.canonical`` forms match (width, case, spaces, punctuation, ``[详细]``, the variant
@@ -19,6 +21,9 @@ import networkx as nx
 
 from knowledge.clean import canonical
 from knowledge.schema import Entity, Kind, Rel, Source, node_key
+
+
+_REL_VALUE: dict[object, str] = {r: r.value for r in Rel}  # plain-str edge keys (enum .value is slow)
 
 
 @dataclass(frozen=True)
@@ -137,12 +142,12 @@ class KnowledgeGraph:
 
     def add_edge(self, s: str, rel: Rel | str, o: str, sources: Iterable[Source]) -> None:
         """Add ``s —rel→ o`` between existing node keys, or add ``sources`` to the edge already there."""
-        rel = rel if isinstance(rel, Rel) else Rel(rel)
-        data = self.g.get_edge_data(s, o, key=rel.value)
+        key = _REL_VALUE.get(rel) or Rel(rel).value
+        data = self.g.get_edge_data(s, o, key=key)
         if data is not None:
-            data["sources"].update(sources)
+            data["sources"] = data["sources"].union(sources)
         else:
-            self.g.add_edge(s, o, key=rel.value, sources=set(sources))
+            self.g.add_edge(s, o, key=key, sources=frozenset(sources))
 
     def merge(self, other: KnowledgeGraph) -> None:
         """Add every entity and fact of ``other`` (its sources kept) with the same merge rules."""

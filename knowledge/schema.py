@@ -111,4 +111,7 @@ class Entity:
 
 def node_key(kind: Kind | str, name: str) -> str:
     """Graph node id: ``"disease:感冒"``."""
-    return f"{Kind(kind).value}:{name}"
+    return f"{_KIND_VALUE.get(kind) or Kind(kind).value}:{name}"
+
+
+_KIND_VALUE: dict[object, str] = {k: k.value for k in Kind}  # enum .value is a slow descriptor; hot path

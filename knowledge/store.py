@@ -5,7 +5,7 @@
     line 1   JSON header: {"format": "chatdoctor-kg", "version": 1, "compression": "none"|"gzip",
              "entities": N, "facts": M, "sources": S, "name": ..., "created": ...}
     rest     pickle (protocol 5) of one tuple of plain tables (str/int/float/None/tuple only):
-             (strings, source_rows, node_rows, edge_s, edge_o, edge_rel, edge_src)
+             (strings, source_rows, node_rows, adjacency)
 
 Strings (names, keys, relation names) are interned in one table and referred to by index; every
 ``Source`` is stored once. Loading uses a restricted unpickler that refuses any class or function, so a
@@ -60,6 +60,7 @@ class _Strings:
 def _tables(kg: KnowledgeGraph) -> tuple:
     st = _Strings()
     sources: dict[Source, int] = {}
+    order = {key: i for i, key in enumerate(kg.g.nodes)}
 
     def src_ids(items: set[Source]) -> tuple[int, ...]:
         return tuple(sources.setdefault(s, len(sources)) for s in items)
@@ -68,18 +69,23 @@ def _tables(kg: KnowledgeGraph) -> tuple:
     for key, data in kg.g.nodes(data=True):
         e: Entity = data["entity"]
         nodes.append((
-            st(key), st(e.kind.value), st(e.name), st(e.lang), tuple(st(a) for a in sorted(e.aliases)),
-            tuple((st(k), v) for k, v in e.names.items()), tuple((st(k), v) for k, v in e.attrs.items()),
-            src_ids(e.sources),
+            key, st(e.kind.value), e.name, st(e.lang), tuple(sorted(e.aliases)),
+            tuple(e.names.items()), tuple((st(k), v) for k, v in e.attrs.items()), src_ids(e.sources),
         ))  # fmt: skip
-    es, eo, er, esrc = [], [], [], []
-    for s, o, k, data in kg.g.edges(keys=True, data=True):
-        es.append(st(s))
-        eo.append(st(o))
-        er.append(st(k))
-        esrc.append(src_ids(data["sources"]))
+    # adjacency: per subject node, (object node, ((relation, source ids), ...)) pairs
+    adjacency = [
+        (
+            order[u],
+            tuple(
+                (order[v], tuple((st(r), src_ids(d["sources"])) for r, d in kd.items()))
+                for v, kd in nbrs.items()
+            ),
+        )
+        for u, nbrs in kg.g.adjacency()
+        if nbrs
+    ]
     source_rows = [(st(s.name), s.record_id, s.weight) for s in sources]
-    return tuple(st.table), source_rows, nodes, es, eo, er, esrc
+    return tuple(st.table), source_rows, nodes, adjacency
 
 
 def save(kg: KnowledgeGraph, path: str | Path, *, compress: bool = False) -> int:
@@ -153,8 +159,8 @@ def load(path: str | Path) -> KnowledgeGraph:
     try:
         if header.get("compression") == "gzip":
             payload = gzip.decompress(payload)
-        strings, source_rows, nodes, es, eo, er, esrc = _TablesOnly(io.BytesIO(payload)).load()
-        return _build(header, strings, source_rows, nodes, es, eo, er, esrc)
+        strings, source_rows, nodes, adjacency = _TablesOnly(io.BytesIO(payload)).load()
+        return _build(header, strings, source_rows, nodes, adjacency)
     except (pickle.UnpicklingError, EOFError, ValueError, OSError, TypeError, IndexError) as exc:
         raise DataError(f"corrupt {FORMAT} payload ({exc}); re-import the graph", path=path) from None
     finally:
@@ -162,41 +168,55 @@ def load(path: str | Path) -> KnowledgeGraph:
             gc.enable()
 
 
-def _build(header: dict, strings, source_rows, nodes, es, eo, er, esrc) -> KnowledgeGraph:
+def _build(header: dict, strings, source_rows, nodes, adjacency) -> KnowledgeGraph:
     sources = [Source(strings[n], rid, w) for n, rid, w in source_rows]
-    kinds = {k.value: k for k in Kind}
+    kinds = {i: Kind(v) for i, v in enumerate(strings) if v in Kind._value2member_map_}
     g = nx.MultiDiGraph()
-    node_attr: dict[str, dict] = {}
+    keys = []
+    node_attr = g._node
     for key, kind, name, lang, aliases, names, attrs, srcs in nodes:
         ent = Entity(
-            kind=kinds[strings[kind]],
-            name=strings[name],
-            aliases={strings[a] for a in aliases},
-            lang=strings[lang],
-            names={strings[k]: v for k, v in names},
-            attrs={strings[k]: v for k, v in attrs},
-            sources={sources[i] for i in srcs},
+            kinds[kind],
+            name,
+            set(aliases),
+            strings[lang],
+            dict(names),
+            {strings[k]: v for k, v in attrs},
+            {sources[i] for i in srcs},
         )
-        node_attr[strings[key]] = {"entity": ent}
-    # Fill networkx's adjacency directly (documented layout of MultiDiGraph): 5–10x faster than add_edges_from.
-    g._node.update(node_attr)
+        node_attr[key] = {"entity": ent}
+        keys.append(key)
+    # Fill networkx's adjacency dicts directly (the documented MultiDiGraph layout: succ[u][v][key] = data,
+    # pred[v][u] is the same key dict): several times faster than add_edges_from.
     succ, pred = g._succ, g._pred
-    for key in node_attr:
-        succ[key] = g.adjlist_inner_dict_factory()
-        pred[key] = g.adjlist_inner_dict_factory()
-    for s, o, r, srcs in zip(es, eo, er, esrc):
-        u, v = strings[s], strings[o]
-        keydict = succ[u].get(v)
-        if keydict is None:
-            keydict = succ[u][v] = pred[v][u] = g.edge_key_dict_factory()
-        keydict[strings[r]] = {"sources": {sources[i] for i in srcs}}
+    for key in keys:
+        succ[key] = {}
+        pred[key] = {}
+    shared: dict[tuple[int, ...], frozenset[Source]] = {}  # edge source sets are immutable: share equal ones
+    for u, pairs in adjacency:
+        su = succ[keys[u]]
+        ku = keys[u]
+        for v, rels in pairs:
+            kv = keys[v]
+            kd = su[kv] = pred[kv][ku] = {}
+            for r, srcs in rels:
+                fs = shared.get(srcs)
+                if fs is None:
+                    fs = shared[srcs] = frozenset([sources[i] for i in srcs])
+                kd[strings[r]] = {"sources": fs}
     return KnowledgeGraph(g, name=header.get("name") or "kg")
 
 
 def _sources_json(sources: set[Source] | frozenset[Source]) -> list[dict[str, Any]]:
     rows = sorted(sources, key=lambda s: (s.name, s.record_id or "", s.weight or 0.0))
-    return [{k: v for k, v in (("name", s.name), ("record_id", s.record_id), ("weight", s.weight)) if v is not None}
-            for s in rows]
+    return [
+        {
+            k: v
+            for k, v in (("name", s.name), ("record_id", s.record_id), ("weight", s.weight))
+            if v is not None
+        }
+        for s in rows
+    ]
 
 
 def export_jsonl(kg: KnowledgeGraph, path: str | Path) -> int:
@@ -205,13 +225,27 @@ def export_jsonl(kg: KnowledgeGraph, path: str | Path) -> int:
     with atomic_write(path, "w") as f:
         for key, data in kg.g.nodes(data=True):
             e: Entity = data["entity"]
-            row = {"type": "entity", "key": key, "kind": e.kind.value, "name": e.name, "lang": e.lang,
-                   "aliases": sorted(e.aliases), "names": e.names, "attrs": e.attrs,
-                   "sources": _sources_json(e.sources)}
+            row = {
+                "type": "entity",
+                "key": key,
+                "kind": e.kind.value,
+                "name": e.name,
+                "lang": e.lang,
+                "aliases": sorted(e.aliases),
+                "names": e.names,
+                "attrs": e.attrs,
+                "sources": _sources_json(e.sources),
+            }
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
             n += 1
         for s, o, k, data in kg.g.edges(keys=True, data=True):
-            row = {"type": "fact", "subject": s, "rel": k, "object": o, "sources": _sources_json(data["sources"])}
+            row = {
+                "type": "fact",
+                "subject": s,
+                "rel": k,
+                "object": o,
+                "sources": _sources_json(data["sources"]),
+            }
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
             n += 1
     return n
@@ -222,10 +256,15 @@ def export_graphml(kg: KnowledgeGraph, path: str | Path) -> int:
     out = nx.MultiDiGraph(name=kg.name)
     for key, data in kg.g.nodes(data=True):
         e: Entity = data["entity"]
-        out.add_node(key, kind=e.kind.value, name=e.name, lang=e.lang,
-                     aliases=json.dumps(sorted(e.aliases), ensure_ascii=False),
-                     attrs=json.dumps(e.attrs, ensure_ascii=False),
-                     sources=" ".join(sorted(s.cite() for s in e.sources)))
+        out.add_node(
+            key,
+            kind=e.kind.value,
+            name=e.name,
+            lang=e.lang,
+            aliases=json.dumps(sorted(e.aliases), ensure_ascii=False),
+            attrs=json.dumps(e.attrs, ensure_ascii=False),
+            sources=" ".join(sorted(s.cite() for s in e.sources)),
+        )
     for s, o, k, data in kg.g.edges(keys=True, data=True):
         weights = [x.weight for x in data["sources"] if x.weight is not None]
         extra = {"weight": max(weights)} if weights else {}

@@ -1,8 +1,8 @@
 """``chatdoctor train`` and ``chatdoctor export`` (heavy imports stay inside the functions).
 
-    chatdoctor train configs/train/cpu-smoke.yaml
-    chatdoctor train configs/train/chatdoctor-llama7b.yaml --stage genmedgpt stage.learning_rate=1e-4
-    chatdoctor export runs/cpu-smoke --out exports/cpu-smoke
+chatdoctor train configs/train/cpu-smoke.yaml
+chatdoctor train configs/train/chatdoctor-llama7b.yaml --stage genmedgpt stage.learning_rate=1e-4
+chatdoctor export runs/cpu-smoke --out exports/cpu-smoke
 """
 
 from __future__ import annotations
@@ -35,9 +35,13 @@ def train(
 
 
 def export(
-    run_dir: Annotated[Path, typer.Argument(help="a run directory (its last stage) or one stage's directory")],
+    run_dir: Annotated[
+        Path, typer.Argument(help="a run directory (its last stage) or one stage's directory")
+    ],
     out: Annotated[Path, typer.Option("--out", help="directory to write")],
-    quantize: Annotated[str | None, typer.Option("--quantize", help="8bit | 4bit (bitsandbytes, GPU)")] = None,
+    quantize: Annotated[
+        str | None, typer.Option("--quantize", help="8bit | 4bit (bitsandbytes, GPU)")
+    ] = None,
 ) -> None:
     """Merge adapters and write a servable model (safetensors, tokenizer, chat template, chatdoctor.yaml)."""
     from training.export import export as export_run

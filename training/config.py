@@ -73,7 +73,9 @@ class StageConfig:
     max_steps: int = field(default=-1, metadata=_help("stop after this many optimizer steps (-1: epochs)"))
     learning_rate: float | None = field(default=None, metadata=_help("empty = the method's default"))
     per_device_batch_size: int = field(default=4, metadata=_help("micro batch per process"))
-    gradient_accumulation_steps: int = field(default=8, metadata=_help("effective batch = micro x accum x ranks"))
+    gradient_accumulation_steps: int = field(
+        default=8, metadata=_help("effective batch = micro x accum x ranks")
+    )
     lr_scheduler: str = field(default="cosine", metadata=_help("any transformers scheduler name"))
     warmup_ratio: float = field(default=0.03, metadata=_help("share of steps spent warming up"))
     weight_decay: float = field(default=0.0, metadata=_help("AdamW weight decay"))
@@ -85,7 +87,9 @@ class StageConfig:
     logging_steps: int = field(default=10, metadata=_help("log loss every N steps"))
     save_steps: int = field(default=500, metadata=_help("checkpoint every N steps (resume point)"))
     save_total_limit: int = field(default=2, metadata=_help("checkpoints kept"))
-    eval_steps: int | None = field(default=None, metadata=_help("evaluate every N steps (default: save_steps)"))
+    eval_steps: int | None = field(
+        default=None, metadata=_help("evaluate every N steps (default: save_steps)")
+    )
     seed: int = field(default=42, metadata=_help("data order and init seed"))
 
     def __post_init__(self) -> None:
@@ -143,8 +147,14 @@ class PipelineConfig:
             raise ConfigError(f"stages: duplicate name(s) {', '.join(dupes)}")
         if self.method == "ptuning" and any(s.chain == "merge" for s in self.stages[1:]):
             raise ConfigError("stages: a prefix (ptuning) cannot be merged; use chain: continue or new")
-        if self.deepspeed and self.deepspeed not in DEEPSPEED_PRESETS and not self.deepspeed.endswith(".json"):
-            raise ConfigError(f"deepspeed: {self.deepspeed!r} is not one of {DEEPSPEED_PRESETS} or a .json file")
+        if (
+            self.deepspeed
+            and self.deepspeed not in DEEPSPEED_PRESETS
+            and not self.deepspeed.endswith(".json")
+        ):
+            raise ConfigError(
+                f"deepspeed: {self.deepspeed!r} is not one of {DEEPSPEED_PRESETS} or a .json file"
+            )
 
     def stage(self, name: str) -> StageConfig:
         """The stage called ``name`` (the error lists the stages)."""
@@ -168,7 +178,9 @@ class PipelineConfig:
         return self.deepspeed
 
 
-def load_pipeline(path: str | Path | None, overrides: list[str] | None = None, data: dict | None = None) -> PipelineConfig:
+def load_pipeline(
+    path: str | Path | None, overrides: list[str] | None = None, data: dict | None = None
+) -> PipelineConfig:
     """YAML (or ``data``), ``stage_defaults`` under every stage, then overrides; relative paths stay as written."""
     raw = copy.deepcopy(data) if data is not None else read_yaml(path) if path else {}
     where = str(path) if path else "config"
@@ -182,7 +194,9 @@ def load_pipeline(path: str | Path | None, overrides: list[str] | None = None, d
     for name in per_stage:
         if name not in names:
             raise ConfigError(f"{where}: override for unknown stage {name!r}; stages are: {names}")
-    raw["stages"] = [_merge(_merge(_merge(defaults, s), every), per_stage.get(s.get("name"), {})) for s in stages]
+    raw["stages"] = [
+        _merge(_merge(_merge(defaults, s), every), per_stage.get(s.get("name"), {})) for s in stages
+    ]
     try:
         return from_dict(PipelineConfig, raw)
     except ConfigError as exc:

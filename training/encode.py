@@ -103,7 +103,9 @@ def encode_messages(
     train_on_prompt: bool = False,
 ) -> tuple[dict[str, list[int]], bool] | None:
     """``({"input_ids", "labels"}, truncated)`` for one conversation, or None if no target survives."""
-    pieces = [(tokenizer.encode(s.text, add_special_tokens=False), s.train) for s in segments(template, messages)]
+    pieces = [
+        (tokenizer.encode(s.text, add_special_tokens=False), s.train) for s in segments(template, messages)
+    ]
     pairs: list[tuple[list[int], list[int]]] = []
     source: list[int] = []
     for ids, train in pieces:

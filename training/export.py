@@ -20,7 +20,12 @@ from chatdoctor.io import atomic_dir, atomic_write
 from training.manifest import read_manifest
 
 log = logging.getLogger("chatdoctor.train")
-WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+WEIGHT_FILES = (
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+)
 REMOTE_CODE = ("*.py", "tokenizer.model", "ice_text.model")  # ChatGLM's remote code and sentencepiece files
 
 
@@ -33,7 +38,11 @@ def resolve_stage(run_dir: str | Path) -> tuple[Path, dict[str, Any]]:
         from training.config import load_pipeline
 
         pipe = load_pipeline(run_dir / "pipeline.yaml")
-        finished = [run_dir / s.name for s in pipe.stages if (read_manifest(run_dir / s.name) or {}).get("status") == "finished"]
+        finished = [
+            run_dir / s.name
+            for s in pipe.stages
+            if (read_manifest(run_dir / s.name) or {}).get("status") == "finished"
+        ]
         if not finished:
             raise ConfigError(f"{run_dir}: no stage has finished yet (run chatdoctor train first)")
         run_dir = finished[-1]
@@ -51,7 +60,9 @@ def check_mergeable(path: Path, what: str) -> None:
             f"{what} {path} is quantised: merge into the 16-bit base (reload it unquantised), then re-quantise "
             "with --quantize"
         )
-    has_weights = any((path / f).is_file() for f in WEIGHT_FILES + ("adapter_model.safetensors", "adapter_model.bin"))
+    has_weights = any(
+        (path / f).is_file() for f in (*WEIGHT_FILES, "adapter_model.safetensors", "adapter_model.bin")
+    )
     if not has_weights:
         sharded = any(path.glob("global_step*")) or any(path.glob("*/zero_pp_rank_*"))
         hint = " (only DeepSpeed ZeRO shards: run zero_to_fp32.py in it first)" if sharded else ""
@@ -61,7 +72,9 @@ def check_mergeable(path: Path, what: str) -> None:
         raise ConfigError(f"{what} {path}: adapter is empty (ZeRO-3 saved without gathering weights)")
 
 
-def merge_adapter(base: str | Path, adapter: str | Path, out: str | Path, trust_remote_code: bool = False) -> Path:
+def merge_adapter(
+    base: str | Path, adapter: str | Path, out: str | Path, trust_remote_code: bool = False
+) -> Path:
     """Load ``base`` in 16/32-bit on CPU, merge the LoRA ``adapter`` and save full weights to ``out``."""
     from peft import PeftConfig, PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -137,7 +150,7 @@ def _write_export(src: Path, dst: Path, template_name: str, quantize: str | None
     if isinstance(eos, int) and eos != tokenizer.unk_token_id:
         ids = model.generation_config.eos_token_id
         ids = [ids] if isinstance(ids, int) else list(ids or [])
-        model.generation_config.eos_token_id = ids + [eos] if eos not in ids else ids
+        model.generation_config.eos_token_id = [*ids, eos] if eos not in ids else ids
     model.save_pretrained(dst, safe_serialization=True)
     tokenizer.save_pretrained(dst)
     _copy_remote_code(src, dst)
@@ -156,7 +169,10 @@ def _bnb(quantize: str) -> Any:
     if quantize == "8bit":
         return BitsAndBytesConfig(load_in_8bit=True)
     return BitsAndBytesConfig(
-        load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype=torch.bfloat16
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=torch.bfloat16,
     )
 
 

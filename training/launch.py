@@ -20,7 +20,12 @@ from training.config import PipelineConfig
 log = logging.getLogger("chatdoctor.train")
 
 #: environment variables that override the config's multi-node fields (cluster schedulers set them)
-ENV_FIELDS = {"NNODES": "nnodes", "NODE_RANK": "node_rank", "MASTER_ADDR": "master_addr", "MASTER_PORT": "master_port"}
+ENV_FIELDS = {
+    "NNODES": "nnodes",
+    "NODE_RANK": "node_rank",
+    "MASTER_ADDR": "master_addr",
+    "MASTER_PORT": "master_port",
+}
 
 
 def env_overrides(environ: dict[str, str] | None = None) -> list[str]:
@@ -52,10 +57,12 @@ def build_command(pipe: PipelineConfig, config: Path, stage: str, launcher: str)
             if pipe.node_rank > 0 or os.environ.get("NODE_RANK"):
                 cmd += ["--no_ssh", "--node_rank", str(pipe.node_rank)]
         elif pipe.nnodes > 1:
-            raise ConfigError("nnodes > 1 with the deepspeed launcher needs a hostfile (or set launcher: torchrun)")
+            raise ConfigError(
+                "nnodes > 1 with the deepspeed launcher needs a hostfile (or set launcher: torchrun)"
+            )
         else:
             cmd += ["--num_gpus", str(pipe.num_gpus)]
-        return cmd + ["--module"] + worker
+        return [*cmd, "--module", *worker]
     if launcher == "torchrun":
         return [
             sys.executable, "-m", "torch.distributed.run",
@@ -81,4 +88,6 @@ def launch_stage(pipe: PipelineConfig, config: Path, stage: str, launcher: str) 
     log.info("launching: %s", " ".join(cmd))
     code = subprocess.call(cmd, env=env)
     if code != 0:
-        raise ChatDoctorError(f"stage {stage!r}: the {launcher} launcher exited with code {code} (see its log above)")
+        raise ChatDoctorError(
+            f"stage {stage!r}: the {launcher} launcher exited with code {code} (see its log above)"
+        )

@@ -39,7 +39,11 @@ def git_commit() -> str:
             ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10, check=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True, timeout=10
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -91,7 +95,9 @@ class Manifest:
         manifest = cls(plan.dir / MANIFEST, data, write)
         if write:
             with atomic_write(plan.dir / "config.yaml") as f:
-                yaml.safe_dump({**to_dict(pipe), "stages": [to_dict(stage)]}, f, sort_keys=False, allow_unicode=True)
+                yaml.safe_dump(
+                    {**to_dict(pipe), "stages": [to_dict(stage)]}, f, sort_keys=False, allow_unicode=True
+                )
             manifest.save()
         return manifest
 

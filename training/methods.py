@@ -150,9 +150,13 @@ def decoder_layers(model: Any) -> Any:
 
     best = None
     for name, module in model.named_modules():
-        if isinstance(module, torch.nn.ModuleList) and name.rsplit(".", 1)[-1] in ("layers", "h", "blocks"):
-            if best is None or len(module) > len(best):
-                best = module
+        named = isinstance(module, torch.nn.ModuleList) and name.rsplit(".", 1)[-1] in (
+            "layers",
+            "h",
+            "blocks",
+        )
+        if named and (best is None or len(module) > len(best)):
+            best = module
     if best is None:
         raise ConfigError("method: freeze could not find the model's layer list")
     return best
@@ -161,7 +165,9 @@ def decoder_layers(model: Any) -> Any:
 def _freeze_all_but_last(model: Any, n: int) -> None:
     layers = decoder_layers(model)
     if not 0 < n <= len(layers):
-        raise ConfigError(f"freeze_trainable_layers: {n} is not between 1 and {len(layers)} (the model's layers)")
+        raise ConfigError(
+            f"freeze_trainable_layers: {n} is not between 1 and {len(layers)} (the model's layers)"
+        )
     for p in model.parameters():
         p.requires_grad = False
     for layer in list(layers)[-n:]:

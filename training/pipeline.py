@@ -90,13 +90,17 @@ def run_pipeline(
             done.append(plan.model_dir)
             continue
         if i > 0 and not is_finished(plans[i - 1].dir):
-            raise ConfigError(f"stage {plan.stage.name!r} needs stage {plans[i - 1].stage.name!r} to finish first")
+            raise ConfigError(
+                f"stage {plan.stage.name!r} needs stage {plans[i - 1].stage.name!r} to finish first"
+            )
         if plan.merge_from:
             _prepare_merged_base(plan, pipe)
         log.info("stage %s: training (%s launcher)", plan.stage.name, launcher)
         launch_stage(pipe, resolved, plan.stage.name, launcher)
         if not is_finished(plan.dir):
-            raise ConfigError(f"stage {plan.stage.name!r} ended without a finished manifest; see the log above")
+            raise ConfigError(
+                f"stage {plan.stage.name!r} ended without a finished manifest; see the log above"
+            )
         done.append(plan.model_dir)
     return done
 

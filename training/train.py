@@ -24,8 +24,9 @@ from chatdoctor.errors import ChatDoctorError, ConfigError
 from chatdoctor.io import atomic_write
 from chatdoctor.templates import get_template
 from training.config import PipelineConfig, load_pipeline
-from training.manifest import Manifest, plot_loss
+from training.manifest import Manifest, plot_loss, read_manifest
 from training.pipeline import StagePlan, plan_stages
+from training.resume import deepspeed_settings, last_checkpoint
 
 log = logging.getLogger("chatdoctor.train")
 
@@ -34,7 +35,6 @@ def run_stage(pipe: PipelineConfig, name: str) -> Path:
     """Train stage ``name`` of ``pipe`` (resuming its last checkpoint); returns its model directory."""
     import torch
     from transformers import AutoTokenizer, Trainer, TrainingArguments, set_seed
-    from transformers.trainer_utils import get_last_checkpoint
 
     from training.collate import Collator
     from training.encode import describe_example, encode_records, pack, read_dataset
@@ -47,7 +47,16 @@ def run_stage(pipe: PipelineConfig, name: str) -> Path:
     set_seed(pipe.seed)
 
     # 1. settings first: with ZeRO-3 they must exist before the model is built (zero.Init shards it)
-    args = TrainingArguments(**_trainer_kwargs(pipe, plan))
+    finished = (read_manifest(plan.dir) or {}).get("status") == "finished"
+    resume = None if finished else last_checkpoint(plan.dir)
+    world, rank = int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("RANK", "0"))
+    kwargs = _trainer_kwargs(pipe, plan)
+    kwargs["deepspeed"] = deepspeed_settings(kwargs["deepspeed"], resume, world, rank)
+    args = TrainingArguments(**kwargs)
+    if args.deepspeed:
+        import deepspeed
+
+        deepspeed.init_distributed()  # on CPU accelerate sets up torch.distributed but not deepspeed.comm
     rank0 = args.process_index == 0
     manifest = Manifest.start(pipe, plan, world_size=args.world_size, write=rank0)
 
@@ -88,11 +97,8 @@ def run_stage(pipe: PipelineConfig, name: str) -> Path:
         processing_class=tokenizer,
         callbacks=[zero_guard],
     )
-    resume = get_last_checkpoint(str(plan.dir)) if not manifest.finished else None
-    if resume:
-        _check_resume(resume, args.world_size)
-        if rank0:
-            log.info("resuming stage %s from %s", name, resume)
+    if resume and rank0:
+        log.info("resuming stage %s from %s", name, resume)
     result = trainer.train(resume_from_checkpoint=resume)
     if zero_guard.tripped:
         raise ChatDoctorError(
@@ -169,16 +175,6 @@ def _trainer_kwargs(pipe: PipelineConfig, plan: StagePlan) -> dict[str, Any]:
         "dataloader_num_workers": 0,
         "logging_first_step": True,
     }
-
-
-def _check_resume(checkpoint: str, world_size: int) -> None:
-    """A ZeRO checkpoint holds one optimizer shard per rank: resuming needs the same number of ranks."""
-    shards = list(Path(checkpoint).glob("global_step*/*optim_states.pt"))
-    if shards and len(shards) != world_size:
-        raise ConfigError(
-            f"{checkpoint} was written by {len(shards)} ranks but this run has {world_size}: resume with "
-            f"num_gpus={len(shards)}, or start the stage again with --force (its weights are in the checkpoint)"
-        )
 
 
 class ZeroLossGuard(TrainerCallback):

@@ -75,6 +75,9 @@ class Job:
     cancel: threading.Event = field(default_factory=threading.Event)
     last_activity: float = field(default_factory=time.monotonic)
     timed_out: bool = False
+    text: str = ""  # generated so far (stored jobs); the watchdog flushes it to the database
+    flushed_len: int = 0
+    flushed_at: float = 0.0
 
     @property
     def key(self) -> str:
@@ -107,6 +110,8 @@ class GenerationManager:
         """Recover interrupted answers, then start the workers and the watchdog; returns how many were recovered."""
         from webapp.services.messages import recover_interrupted
 
+        if self._threads:
+            return 0
         with self.db.session() as session:
             recovered = recover_interrupted(session=session, live_workers=self._live_workers())
         for i in range(self.settings.generation_threads):
@@ -212,22 +217,35 @@ class GenerationManager:
                     self._running.pop(job.key, None)
 
     def _watchdog(self) -> None:
-        """End generations that produced nothing for ``generation_timeout_s`` (the backend hangs)."""
+        """Flush partial text about every ``flush_interval_s``; end generations silent for too long."""
         beat = 0.0
-        while not self._closing:
-            time.sleep(min(0.25, self.settings.generation_timeout_s / 4))
+        tick = min(0.25, self.settings.flush_interval_s, self.settings.generation_timeout_s / 4)
+        while not self._closed.wait(tick):
             now = time.monotonic()
             if now - beat > 3:
                 self.broker.heartbeat(self.worker_id)
                 beat = now
             with self._cond:
-                for job in self._running.values():
-                    if (
-                        now - job.last_activity > self.settings.generation_timeout_s
-                        and not job.cancel.is_set()
-                    ):
-                        job.timed_out = True
-                        job.cancel.set()
+                running = list(self._running.values())
+            for job in running:
+                if now - job.last_activity > self.settings.generation_timeout_s and not job.cancel.is_set():
+                    job.timed_out = True
+                    job.cancel.set()
+                if job.message_id is not None and now - job.flushed_at >= self.settings.flush_interval_s:
+                    self._flush(job, now)
+
+    def _flush(self, job: Job, now: float) -> None:
+        from webapp.services.messages import flush_partial
+
+        text = job.text
+        if len(text) == job.flushed_len:
+            return
+        try:
+            with self.db.session() as session:
+                flush_partial(session=session, message_id=job.message_id, text=text)
+            job.flushed_len, job.flushed_at = len(text), now
+        except Exception:  # the next tick retries; the final store does not depend on it
+            log.exception("partial flush failed", extra={"message_id": job.key})
 
     # --- running -------------------------------------------------------------------------------
 

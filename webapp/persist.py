@@ -84,16 +84,12 @@ class PersistedRun:
             svc.mark_streaming(session=session, message_id=job.message_id, describe=describe)
         self.publish({"type": "status", "status": "streaming"})
         done = None
-        last_flush = time.monotonic()
         for event in engine.stream(history, job.params, job.cancel):
             job.last_activity = time.monotonic()
             if isinstance(event, Delta) and event.text:
                 self.publish({"type": "delta", "start": len(self.text), "text": event.text})
                 self.text += event.text
-                if job.last_activity - last_flush >= self.manager.settings.flush_interval_s:
-                    with db.session() as session:
-                        svc.flush_partial(session=session, message_id=job.message_id, text=self.text)
-                    last_flush = job.last_activity
+                job.text = self.text  # the manager's watchdog flushes it about once a second
             elif isinstance(event, Triage):
                 self._on_triage(event.result, conversation.id)
             elif isinstance(event, Grounded):

@@ -51,7 +51,7 @@ templates.env.globals["urls"] = MessageUrls
 templates.env.globals["csrf_header"] = CSRF_HEADER
 
 
-def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+def render(request: Request, name: str, /, status_code: int = 200, **context: Any) -> HTMLResponse:
     """Render a page; ``user`` and ``csrf_token`` come from ``request.state`` unless given."""
     context.setdefault("user", getattr(request.state, "user", None))
     context.setdefault("csrf_token", getattr(request.state, "csrf_token", ""))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,8 @@ from typing import Any
 from chatdoctor.config import ChatConfig, read_yaml
 from chatdoctor.errors import BackendUnavailable, ConfigError
 from chatdoctor.templates import TEMPLATES
+
+log = logging.getLogger(__name__)
 
 #: files a training/export run saves next to its output; their ``template`` key names the format
 SAVED_CONFIGS = ("chatdoctor.yaml", "config.yaml")
@@ -158,6 +161,12 @@ def load(config: ChatConfig) -> Loaded:
         from peft import PeftModel
 
         model = PeftModel.from_pretrained(model, str(adapter))
+        if model.active_peft_config.is_prompt_learning:
+            log.warning(
+                "%s is a prompt-learning (prefix/P-tuning) adapter: with peft 0.21 and transformers 5.x, "
+                "generate() drops the learned prefix (upstream bug): prefer a LoRA adapter until that is fixed",
+                adapter,
+            )
     model.eval()
     template = (
         config.template or saved_template(adapter, model_dir) or family_template(model.config, tokenizer)

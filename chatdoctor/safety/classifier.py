@@ -106,7 +106,7 @@ class Classifier:
     def predict(self, text: str) -> Prediction:
         """Class probabilities for one message."""
         probs = self.pipeline.predict_proba([normalise(text)])[0]
-        table = dict(zip(self.pipeline.classes_, (float(p) for p in probs), strict=True))
+        table = {str(c): float(p) for c, p in zip(self.pipeline.classes_, probs, strict=True)}
         label = max(table, key=table.__getitem__)
         return Prediction(label, table[label], table)
 

@@ -6,6 +6,7 @@ Thresholds were chosen by cross-validation on the training set, not on the evalu
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -16,6 +17,7 @@ from chatdoctor.safety.rules import RuleSet, Scan, level_rank, scan
 RAISE_EMERGENCY = 0.4  # classifier probability that raises to emergency
 RAISE_EMERGENCY_SUPPRESSED = 0.7  # ... when the rules saw a negated/historical/informational mention
 RAISE_URGENT = 0.5
+MIN_CONTENT = 4  # CJK characters + English words the classifier needs before it may raise a level
 
 #: An LLM (or any) third check: message text -> (level, category) to raise to, or None.
 LlmCheck = Callable[[str], "tuple[str, str | None] | None"]
@@ -77,15 +79,9 @@ def _self_care_terms(rules: RuleSet) -> list[str]:
     return [t for c in rules.categories if c.level == "self-care" for t in c.any]
 
 
-def _suppressed_terms(decision: Decision, rules: RuleSet) -> set[str]:
-    """Categories whose terms the rules saw but set aside (negated, historical, informational)."""
-    terms = {h.term for h in decision.scan.suppressed()} if decision.scan else set()
-    out = set()
-    for cat in rules.categories:
-        used = {*cat.any, *cat.urgent, *(t for c in cat.all for t in c)}
-        if used & terms:
-            out.add(cat.name)
-    return out
+def _content_size(text: str) -> int:
+    cjk = len(re.findall(r"[\u4e00-\u9fff]", text))
+    return cjk + len(re.findall(r"[a-z]{2,}", text))
 
 
 class Triager:
@@ -115,11 +111,20 @@ class Triager:
         return decision
 
     def _classifier_layer(self, decision: Decision, text: str) -> None:
-        pred = self.classifier.predict(text)
+        # The model reads what the rules read: typos repaired, figures of speech ("笑死", "killing me") removed.
+        prepared = decision.scan.text.replace("_", " ") if decision.scan else text
+        if _content_size(prepared) < MIN_CONTENT:
+            return  # too little text for the model to judge ("我了", "ok")
+        pred = self.classifier.predict(prepared)
         decision.scores = {k: round(v, 3) for k, v in sorted(pred.probs.items(), key=lambda kv: -kv[1])[:3]}
-        if pred.label in LABELS_EMERGENCY:
-            suppressed = pred.label in _suppressed_terms(decision, self.rules) or decision.scan.suppressed()
-            needed = RAISE_EMERGENCY_SUPPRESSED if suppressed else RAISE_EMERGENCY
+        if pred.label == "infant_fever":
+            # Ages and temperatures are numbers the detector reads; the model only knows "baby + fever".
+            decision.raise_to("urgent", "urgent_care", [f"classifier infant_fever p={pred.prob:.2f}"], "classifier")
+        elif pred.label in LABELS_EMERGENCY:
+            # The rules already weighed this message: set-aside mentions or their own (lower) verdict on
+            # the same category need a more confident model to overrule them.
+            weighed = bool(decision.scan.suppressed()) or decision.category == pred.label
+            needed = RAISE_EMERGENCY_SUPPRESSED if weighed else RAISE_EMERGENCY
             if pred.prob >= needed:
                 decision.raise_to("emergency", pred.label, [f"classifier {pred.label} p={pred.prob:.2f}"], "classifier")
         elif pred.label == "urgent" and pred.prob >= RAISE_URGENT and not decision.scan.suppressed():

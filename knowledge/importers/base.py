@@ -197,8 +197,11 @@ def header_index(ctx: ImportContext, header: list[str], wanted: dict[str, tuple[
         idx = next((cols[s.casefold()] for s in spellings if s.casefold() in cols), None)
         if idx is None:
             have = ", ".join(h for h in header if h.strip()) or "(empty header)"
-            raise ctx.error(f"missing column (expected one of {', '.join(spellings)}; have: {have})",
-                            line=line, field=spellings[0])
+            raise ctx.error(
+                f"missing column (expected one of {', '.join(spellings)}; have: {have})",
+                line=line,
+                field=spellings[0],
+            )
         out[name] = idx
     return out
 

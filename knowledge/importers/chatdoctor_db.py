@@ -19,14 +19,21 @@ OPTIONAL = {
     "tests": ("TestsAndProcedures", "Medical Tests"),
     "drugs": ("commonMedications", "Medications"),
 }
-LISTS = {"symptom": (Rel.HAS_SYMPTOM, Kind.SYMPTOM), "tests": (Rel.NEEDS_CHECK, Kind.CHECK),
-         "drugs": (Rel.COMMON_DRUG, Kind.DRUG)}
+LISTS = {
+    "symptom": (Rel.HAS_SYMPTOM, Kind.SYMPTOM),
+    "tests": (Rel.NEEDS_CHECK, Kind.CHECK),
+    "drugs": (Rel.COMMON_DRUG, Kind.DRUG),
+}
 #: A ``reason`` that is only a drug-name fragment (``" beclomethasone nasal product, "``), not a description.
 _FRAGMENT = re.compile(r"^[\w\s()\-/.,]{0,80},?\s*$")
 
 
-@register_importer("chatdoctor", source="chatdoctor_disease_db", lang="en",
-                   help="ChatDoctor disease database CSV (796 diseases, English)")
+@register_importer(
+    "chatdoctor",
+    source="chatdoctor_disease_db",
+    lang="en",
+    help="ChatDoctor disease database CSV (796 diseases, English)",
+)
 def import_chatdoctor(kg: KnowledgeGraph, ctx: ImportContext) -> None:
     """One disease per row with its symptoms, tests and medications."""
     rows = read_csv(ctx)
@@ -56,6 +63,8 @@ def _row(kg: KnowledgeGraph, ctx: ImportContext, line: int, rec: dict[str, str])
     reason = ctx.cleaner.text(rec.get("reason"), where)
     if reason and _FRAGMENT.match(reason) and "." not in reason.rstrip(". ,"):
         ctx.report.clean("dropped 'reason' that is only a drug-name fragment", reason, where)
+    elif reason and reason.endswith("may refer to:"):
+        ctx.report.clean("dropped 'reason' that is a disambiguation stub", reason, where)
     elif reason:
         attrs["description"] = reason
     d = kg.add_entity(Kind.DISEASE, name, source=src, lang="en", attrs=attrs)

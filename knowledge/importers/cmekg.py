@@ -71,7 +71,9 @@ DISEASE_PREDICATES = {"临床表现", "检查", "并发症", "病因", "治疗"}
 _CHECK_NAME = re.compile(r"(检查|检测|试验|测定|计数|显像|造影|化验|检验|扫描|镜|超声|CT|MRI|呼气)")
 
 
-@register_importer("cmekg", source="cmekg", lang="zh", help="cMeKG JSON: {中心词,...} records or {text, spo_list}")
+@register_importer(
+    "cmekg", source="cmekg", lang="zh", help="cMeKG JSON: {中心词,...} records or {text, spo_list}"
+)
 def import_cmekg(kg: KnowledgeGraph, ctx: ImportContext) -> None:
     """Records are imported one by one; triples are grouped by subject first (to infer its kind)."""
     triples: dict[str, list[tuple[str, str, str]]] = {}
@@ -81,8 +83,12 @@ def import_cmekg(kg: KnowledgeGraph, ctx: ImportContext) -> None:
             _record(kg, ctx, where, rec)
         elif isinstance(rec.get("spo_list"), list):
             for spo in rec["spo_list"]:
-                if not (isinstance(spo, list | tuple) and len(spo) == 3 and all(isinstance(x, str) for x in spo)):
-                    raise ctx.error(f"{where}: spo_list item is not [subject, predicate, object]", field="spo_list")
+                if not (
+                    isinstance(spo, list | tuple) and len(spo) == 3 and all(isinstance(x, str) for x in spo)
+                ):
+                    raise ctx.error(
+                        f"{where}: spo_list item is not [subject, predicate, object]", field="spo_list"
+                    )
                 triples.setdefault(spo[0], []).append((where, spo[1], spo[2]))
             ctx.report.imported += 1
         else:

@@ -58,8 +58,14 @@ def _row(kg: KnowledgeGraph, ctx: ImportContext, line: int, rec: dict[str, str])
         return
     attrs = {"mesh_id": rec.get("disease_id", ""), "doid": rec.get("doid", "")}
     src = ctx.src(line, weight=score)
-    d = kg.add_entity(Kind.DISEASE, name, source=ctx.src(line), lang="en",
-                      aliases=[mesh] if mesh and mesh != name else [], attrs=attrs)
+    d = kg.add_entity(
+        Kind.DISEASE,
+        name,
+        source=ctx.src(line),
+        lang="en",
+        aliases=[mesh] if mesh and mesh != name else [],
+        attrs=attrs,
+    )
     s = kg.ensure(Kind.SYMPTOM, symptom, source=ctx.src(line), lang="en")
     if rec.get("symptom_id"):
         kg.entity(s).attrs.setdefault("mesh_id", rec["symptom_id"])

@@ -47,8 +47,15 @@ def _sources(ctx: ImportContext, row: dict, line: int) -> list[Source]:
 def _entity(kg: KnowledgeGraph, ctx: ImportContext, row: dict, line: int, keymap: dict[str, str]) -> None:
     kind, name = Kind(row["kind"]), row["name"]
     srcs = _sources(ctx, row, line)
-    key = kg.add_entity(kind, name, source=srcs[0], aliases=row.get("aliases") or (), lang=row.get("lang", "zh"),
-                        names=row.get("names") or {}, attrs=row.get("attrs") or {})
+    key = kg.add_entity(
+        kind,
+        name,
+        source=srcs[0],
+        aliases=row.get("aliases") or (),
+        lang=row.get("lang", "zh"),
+        names=row.get("names") or {},
+        attrs=row.get("attrs") or {},
+    )
     kg.entity(key).sources.update(srcs)
     keymap[row.get("key") or node_key(kind, name)] = key
 

@@ -17,8 +17,12 @@ from knowledge.schema import Kind, Rel
 Table = Callable[[KnowledgeGraph, ImportContext], None]
 
 
-@register_importer("kaggle", source="kaggle", lang="en",
-                   help="Kaggle disease–symptom / medicine-recommendation CSVs (file or folder)")
+@register_importer(
+    "kaggle",
+    source="kaggle",
+    lang="en",
+    help="Kaggle disease–symptom / medicine-recommendation CSVs (file or folder)",
+)
 def import_kaggle(kg: KnowledgeGraph, ctx: ImportContext) -> None:
     """Import each known table in the folder (or the one file); unknown files are skipped and reported."""
     files = sorted(p for p in ctx.path.rglob("*") if p.is_file()) if ctx.path.is_dir() else [ctx.path]
@@ -118,7 +122,9 @@ def _list_table(rel: Rel, kind: Kind) -> Table:
             try:
                 items = ast.literal_eval(cells[1])
             except (ValueError, SyntaxError):
-                raise ctx.error(f"not a Python list literal: {cells[1][:60]!r}", line=line, field="list") from None
+                raise ctx.error(
+                    f"not a Python list literal: {cells[1][:60]!r}", line=line, field="list"
+                ) from None
             src = ctx.src(f"{ctx.path.name}:{line}")
             for obj in ctx.cleaner.items(items if isinstance(items, list) else [], kind, f"line {line}"):
                 kg.add_edge(d, rel, kg.ensure(kind, obj, source=src, lang="en"), (src,))

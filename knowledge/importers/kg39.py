@@ -8,15 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from knowledge.clean import PrefixIndex, is_truncated, split_list
+from knowledge.clean import is_truncated, split_list
 from knowledge.graph import KnowledgeGraph
 from knowledge.importers.base import ImportContext, cell, header_index, read_csv, register_importer
 from knowledge.schema import Kind, Rel
 
 COLUMNS = {"name": ("name",), "symptom": ("symptom",)}
-OPTIONAL = (
-    "alias part age infection insurance department checklist complication treatment drug period rate money"
-).split()
+OPTIONAL = ["alias", "part", "age", "infection", "insurance", "department", "checklist", "complication", "treatment", "drug", "period", "rate", "money"]
 ATTRS = {
     "age": "susceptible_population",
     "infection": "transmission",
@@ -47,7 +45,8 @@ def import_kg39(kg: KnowledgeGraph, ctx: ImportContext) -> None:
     header = {h.strip().casefold(): i for i, h in enumerate(first[1]) if h.strip()}
     cols.update({c: header[c] for c in OPTIONAL if c in header})
     vocab = _vocab(ctx.path.parent)
-    ctx.cleaner.vocab = {k: PrefixIndex(v) for k, v in vocab.items()}
+    for kind, names in vocab.items():
+        ctx.cleaner.set_vocab(kind, names)
     deferred: list[tuple[int, dict[str, str]]] = []  # rows whose disease name was cut with '...'
     for line, row in rows:
         ctx.report.read += 1
@@ -63,14 +62,17 @@ def import_kg39(kg: KnowledgeGraph, ctx: ImportContext) -> None:
             _row(kg, ctx, line, rec)
     # A cut name is restored when exactly one full name in this file (or disease_vocab.txt) extends it.
     names = [e.name for e in kg.entities(Kind.DISEASE)] + vocab.get(Kind.DISEASE, [])
-    ctx.cleaner.vocab[Kind.DISEASE] = PrefixIndex(names)
+    ctx.cleaner.set_vocab(Kind.DISEASE, names)
     for line, rec in deferred:
         _row(kg, ctx, line, rec)
 
 
 def _vocab(folder: Path) -> dict[Kind, list[str]]:
     """The 39.net word lists beside disease.csv, when present (UTF-8, the symptom list with a BOM)."""
-    files = {Kind.DISEASE: ("disease_vocab.txt", "complications_vocab.txt"), Kind.SYMPTOM: ("symptom_vocab.txt",)}
+    files = {
+        Kind.DISEASE: ("disease_vocab.txt", "complications_vocab.txt"),
+        Kind.SYMPTOM: ("symptom_vocab.txt",),
+    }
     out: dict[Kind, list[str]] = {}
     for kind, names in files.items():
         for name in names:
@@ -93,7 +95,9 @@ def _row(kg: KnowledgeGraph, ctx: ImportContext, line: int, rec: dict[str, str])
     treatment = ctx.cleaner.items(split_list(rec.get("treatment"), "、"), Kind.DISEASE, where)
     if treatment:
         attrs["cure_way"] = "、".join(treatment)
-    d = kg.add_entity(Kind.DISEASE, name, source=src, aliases=aliases, attrs={k: v for k, v in attrs.items() if v})
+    d = kg.add_entity(
+        Kind.DISEASE, name, source=src, aliases=aliases, attrs={k: v for k, v in attrs.items() if v}
+    )
     for col, (rel, kind, seps) in LISTS.items():
         for obj in ctx.cleaner.items(split_list(rec.get(col), seps), kind, where):
             o = kg.ensure(kind, obj, source=src)

@@ -27,8 +27,12 @@ KINDS = {
 NOT_ENTITIES = {"deny": "negation words, not entities", "alias": "aliases without their disease"}
 
 
-@register_importer("wordlist", source="wordlist", lang="zh",
-                   help="entity word lists, one name per line (kind from the file name)")
+@register_importer(
+    "wordlist",
+    source="wordlist",
+    lang="zh",
+    help="entity word lists, one name per line (kind from the file name)",
+)
 def import_wordlist(kg: KnowledgeGraph, ctx: ImportContext) -> None:
     """Every cleaned name becomes an entity of the file's kind (no facts)."""
     files = sorted(ctx.path.glob("*.txt")) if ctx.path.is_dir() else [ctx.path]
@@ -38,8 +42,10 @@ def import_wordlist(kg: KnowledgeGraph, ctx: ImportContext) -> None:
             ctx.report.skip(f"{path.name}: {NOT_ENTITIES[stem]}", path.name)
             continue
         if stem not in KINDS:
-            raise ctx.error(f"cannot tell the entity kind of {path.name}; name it one of "
-                            f"{', '.join(f'{k}.txt' for k in KINDS)}")
+            raise ctx.error(
+                f"cannot tell the entity kind of {path.name}; name it one of "
+                f"{', '.join(f'{k}.txt' for k in KINDS)}"
+            )
         sub = ImportContext(path, ctx.source, ctx.report, ctx.encoding, ctx.progress)
         _one(kg, sub, KINDS[stem])
 
@@ -49,7 +55,7 @@ def _one(kg: KnowledgeGraph, ctx: ImportContext, kind: Kind) -> None:
         if not text.strip():
             continue
         ctx.report.read += 1
-        name = ctx.cleaner.name(text, kind, f"{ctx.path.name}:{line}")
+        name = ctx.cleaner.name(text.strip(), kind, f"{ctx.path.name}:{line}")
         if name is None:
             ctx.report.skip("name dropped by a cleaning rule", f"{ctx.path.name}:{line}")
             continue

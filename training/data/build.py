@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -57,8 +58,9 @@ def _cleaner(cfg: BuildConfig, scrub: Any) -> clean.Cleaner:
 def _load_sources(cfg: BuildConfig, root: Path, cleaner: clean.Cleaner, inputs: list, skipped: list) -> list:
     records: list[InstructionRecord] = []
     for src in cfg.sources:
-        path = resolve(src.path, root)
-        if not path.exists():
+        builtin = src.path.startswith("builtin:")
+        path = Path(src.path) if builtin else resolve(src.path, root)
+        if not builtin and not path.exists():
             if src.required:
                 raise DataError(f"input of source {src.name!r} not found (fetch it or fix 'path')", path=path)
             skipped.append({"name": src.name, "path": str(path), "reason": "file not found"})
@@ -67,13 +69,16 @@ def _load_sources(cfg: BuildConfig, root: Path, cleaner: clean.Cleaner, inputs: 
         loaded = load(src.loader, path, source=src.name, **src.options)
         first = cleaner.counts[cleaner.steps[0][0]]
         before = first.input
-        kept = list(cleaner.run(tqdm(loaded, desc=f"load {src.name}", unit="rec", leave=False)))
+        workers = cfg.clean.workers or os.cpu_count() or 1
+        kept = list(cleaner.run(tqdm(loaded, desc=f"load {src.name}", unit="rec", leave=False), workers))
         inputs[-1].update(records_loaded=first.input - before, records_after_cleaning=len(kept))
         records.extend(kept)
     return records
 
 
 def _describe_input(src: SourceConfig, path: Path) -> dict[str, Any]:
+    if not path.exists():  # builtin:starter and the like ship with the package
+        return {"name": src.name, "loader": src.loader, "path": str(path), "files": []}
     files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
     return {
         "name": src.name,
@@ -103,7 +108,7 @@ def _decontam(cfg: BuildConfig, root: Path, records: list, steps: list, inputs: 
         texts.extend(dedup_text(r) for r in load(ev.loader, path, source=ev.name, **ev.options))
     if not texts:
         return records
-    dc = Decontaminator(texts, cfg.decontaminate.n)
+    dc = Decontaminator(texts, cfg.decontaminate.n, cfg.decontaminate.n_cjk)
     return _filter("decontaminate", records, [not dc.contaminated(r) for r in records], steps)
 
 
@@ -140,15 +145,16 @@ def build(cfg: BuildConfig, root: Path, *, config_path: Path | None = None) -> P
     if cfg.dedup.exact:
         keep = [not dup for _, dup in exact_dedup(records, cfg.dedup.exact_key)]
         records = _filter("exact_dedup", records, keep, steps)
-    if cfg.dedup.near:
-        marks = near_dedup(tqdm(records, desc="near-dup", unit="rec", leave=False), cfg.dedup.near_threshold)
-        records = _filter("near_dedup", records, [dup is None for _, dup in marks], steps)
     records = _decontam(cfg, root, records, steps, inputs)
     by_source: dict[str, list[InstructionRecord]] = {s.name: [] for s in cfg.sources}
     for r in records:
         by_source[r.source].append(r)
     mixed = [r for s in cfg.sources for r in sample_source(by_source[s.name], s, cfg.seed)]
     steps.append({"step": "mix", "input": len(records), "output": len(mixed), "removed": len(records) - len(mixed)})
+    if cfg.dedup.near:  # after mixing: only records that will be written need comparing
+        marks = near_dedup(tqdm(mixed, desc="near-dup", unit="rec", leave=False), cfg.dedup.near_threshold,
+                           cfg.dedup.near_key)
+        mixed = _filter("near_dedup", mixed, [dup is None for _, dup in marks], steps)
     splits = split_records(mixed, cfg.split, cfg.seed)
     out = resolve(cfg.output_dir, root)
     manifest = {

@@ -106,7 +106,8 @@ def _download(url: str, target: Path, sha256: str | None, timeout: float) -> Pat
                         bar.update(len(chunk))
     except httpx.HTTPError as exc:
         kind = "network unreachable or blocked" if isinstance(exc, httpx.ConnectError | httpx.TimeoutException) else "transfer failed"
-        raise DownloadError(f"{kind} ({exc.__class__.__name__}: {exc}); partial data kept in {part}") from None
+        kept = f"; {part.stat().st_size} bytes kept in {part} to resume" if part.exists() and part.stat().st_size else ""
+        raise DownloadError(f"{kind} ({exc.__class__.__name__}: {exc}){kept}") from None
     got = sha256_of(part)
     if sha256 and got != sha256:
         part.unlink()

@@ -32,14 +32,14 @@ _LATIN = re.compile(r"[A-Za-z]")
 
 def strip_artefacts(text: str, *, assistant: bool) -> str:
     """Drop sentences holding the anonymisation token; on doctor turns also the greeting and sign-off."""
+    out = text
     if assistant:
-        text = _GREETING.sub("", text, count=1)
+        out = _GREETING.sub("", out, count=1)
         for _ in range(2):  # "Take care. Best wishes, Chat Doctor."
-            text = _SIGNOFF.sub("", text)
-    if _ARTEFACT.search(text):
-        kept = [s for s in _SENTENCE.findall(text) if not _ARTEFACT.search(s)]
-        text = "".join(kept)
-    return re.sub(r"[ \t]{2,}", " ", text).strip()
+            out = _SIGNOFF.sub("", out)
+    if _ARTEFACT.search(out):
+        out = "".join(s for s in _SENTENCE.findall(out) if not _ARTEFACT.search(s))
+    return text if out == text else out.strip()
 
 
 def detect_lang(text: str) -> str:
@@ -105,9 +105,16 @@ class StepCount:
         return {"step": self.step, "input": self.input, "output": self.output, "removed": self.removed, "changed": self.changed}
 
 
+_WORKER: Cleaner | None = None  # set in the parent before forking worker processes
+
+
+def _apply_in_worker(rec: InstructionRecord) -> tuple[InstructionRecord | None, list[tuple[bool, bool]]]:
+    return _WORKER.apply(rec)  # type: ignore[union-attr]
+
+
 @dataclass
 class Cleaner:
-    """A chain of named steps applied lazily, one record at a time, with counts."""
+    """A chain of named steps applied one record at a time (optionally in worker processes), with counts."""
 
     steps: list[tuple[str, Step]] = field(default_factory=list)
     counts: dict[str, StepCount] = field(default_factory=dict)
@@ -117,18 +124,41 @@ class Cleaner:
         self.counts.setdefault(name, StepCount(name))
         return self
 
-    def run(self, records: Iterable[InstructionRecord]) -> Iterator[InstructionRecord]:
-        for rec in records:
-            out: InstructionRecord | None = rec
-            for name, step in self.steps:
-                count = self.counts[name]
-                count.input += 1
-                before = out.messages  # type: ignore[union-attr]
-                out = step(out)  # type: ignore[arg-type]
-                if out is None:
-                    break
-                count.output += 1
-                count.changed += out.messages is not before
+    def apply(self, rec: InstructionRecord) -> tuple[InstructionRecord | None, list[tuple[bool, bool]]]:
+        """The cleaned record (None: dropped) and, per step entered, ``(kept, changed)``."""
+        trace: list[tuple[bool, bool]] = []
+        out: InstructionRecord | None = rec
+        for _, step in self.steps:
+            before = out.messages  # type: ignore[union-attr]
+            out = step(out)  # type: ignore[arg-type]
+            trace.append((out is not None, out is not None and out.messages is not before))
+            if out is None:
+                break
+        return out, trace
+
+    def _count(self, trace: list[tuple[bool, bool]]) -> None:
+        for (name, _), (kept, changed) in zip(self.steps, trace):
+            c = self.counts[name]
+            c.input += 1
+            c.output += kept
+            c.changed += changed
+
+    def run(self, records: Iterable[InstructionRecord], workers: int = 1) -> Iterator[InstructionRecord]:
+        """Clean lazily, in order; ``workers > 1`` forks processes (the PII scrubber is the costly step)."""
+        if workers <= 1:
+            results: Iterable = map(self.apply, records)
+            yield from self._collect(results)
+            return
+        global _WORKER
+        _WORKER = self
+        import multiprocessing
+
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            yield from self._collect(pool.imap(_apply_in_worker, records, chunksize=256))
+
+    def _collect(self, results: Iterable) -> Iterator[InstructionRecord]:
+        for out, trace in results:
+            self._count(trace)
             if out is not None:
                 yield out
 

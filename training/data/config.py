@@ -33,7 +33,8 @@ class CleanConfig:
     min_response_chars: int = 2  # shortest assistant turn kept
     max_chars: int = 8000  # longest record (all turns) kept
     languages: list[str] = field(default_factory=list)  # keep only these (zh, en); empty: keep all
-    scrub_pii: bool = True  # chatdoctor.safety.pii.scrub (regex fallback when absent)
+    scrub_pii: bool = True  # chatdoctor.safety.pii.scrub, then a regex pass (regex alone when absent)
+    workers: int = 1  # processes for cleaning (PII scrubbing dominates); 0: one per CPU
 
 
 @dataclass
@@ -50,7 +51,8 @@ class DecontamConfig:
     """Drop training records that share an n-gram with an evaluation set."""
 
     eval_sets: list[SourceConfig] = field(default_factory=list)
-    n: int = 13  # n-gram length in tokens (English words, single CJK characters)
+    n: int = 13  # n-gram length in English words
+    n_cjk: int = 30  # n-gram length in CJK characters (short Chinese n-grams hit stock phrases)
 
 
 @dataclass

@@ -6,6 +6,7 @@ which works for Chinese and English alike. Hashes use CRC32 so results are ident
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import unicodedata
@@ -18,7 +19,8 @@ from datasketch import MinHash, MinHashLSH
 from chatdoctor.records import InstructionRecord
 
 _NON_WORD = re.compile(r"[\W_]+", re.U)
-_TOKEN = re.compile(r"[\u3400-\u9fff]|[a-z0-9]+")
+_WORD = re.compile(r"[a-z0-9]+")
+_CJK = re.compile(r"[\u3400-\u9fff]")
 
 
 def normalise(text: str) -> str:
@@ -45,10 +47,16 @@ def _crc(b: bytes) -> int:
     return zlib.crc32(b)
 
 
+@functools.cache
+def _permutations(num_perm: int) -> tuple:
+    # building the permutation table dominates a fresh MinHash's cost: share one per size
+    return MinHash(num_perm=num_perm, scheme="affine32").permutations
+
+
 def minhash(text: str, num_perm: int = 64, shingle: int = 5) -> MinHash:
     norm = normalise(text)
     grams = {norm[i : i + shingle] for i in range(max(1, len(norm) - shingle + 1))}
-    m = MinHash(num_perm=num_perm, hashfunc=_crc)
+    m = MinHash(num_perm=num_perm, hashfunc=_crc, permutations=_permutations(num_perm), scheme="affine32")
     m.update_batch([g.encode() for g in grams])
     return m
 
@@ -103,20 +111,24 @@ def clusters(records: list[InstructionRecord], threshold: float = 0.7, key: str 
     return [root(i) for i in range(len(records))]
 
 
-def ngrams(text: str, n: int) -> set[int]:
-    """Hashed token n-grams: English words and single CJK characters are tokens."""
-    toks = _TOKEN.findall(unicodedata.normalize("NFKC", text).casefold())
-    return {hash(tuple(toks[i : i + n])) for i in range(len(toks) - n + 1)}
+def ngrams(text: str, n: int, n_cjk: int) -> set[int]:
+    """Hashed n-grams of English words (length ``n``) and of CJK characters (length ``n_cjk``)."""
+    norm = unicodedata.normalize("NFKC", text).casefold()
+    words = _WORD.findall(norm)
+    chars = _CJK.findall(norm)
+    out = {hash(("w", *words[i : i + n])) for i in range(len(words) - n + 1)}
+    out |= {hash("".join(chars[i : i + n_cjk])) for i in range(len(chars) - n_cjk + 1)}
+    return out
 
 
 class Decontaminator:
-    """Flags records sharing any ``n``-token n-gram with an evaluation set."""
+    """Flags records sharing any n-gram with an evaluation set (13 words / 30 CJK characters by default)."""
 
-    def __init__(self, eval_texts: Iterable[str], n: int = 13) -> None:
-        self.n = n
+    def __init__(self, eval_texts: Iterable[str], n: int = 13, n_cjk: int = 30) -> None:
+        self.n, self.n_cjk = n, n_cjk
         self.grams: set[int] = set()
         for text in eval_texts:
-            self.grams |= ngrams(text, n)
+            self.grams |= ngrams(text, n, n_cjk)
 
     def contaminated(self, rec: InstructionRecord) -> bool:
-        return not self.grams.isdisjoint(ngrams(dedup_text(rec, "conversation"), self.n))
+        return not self.grams.isdisjoint(ngrams(dedup_text(rec, "conversation"), self.n, self.n_cjk))

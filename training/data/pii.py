@@ -12,9 +12,12 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-_FALLBACK = [
+_DIGIT = re.compile(r"\d")
+_EMAIL_URL = [
     ("[EMAIL]", re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")),
     ("[URL]", re.compile(r"\b(?:https?://|www\.)\S+", re.I)),
+]
+_NUMERIC = [
     ("[IP]", re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b")),
     ("[DATE]", re.compile(r"\b(?:\d{4}[-/.年]\d{1,2}[-/.月]\d{1,2}日?|\d{1,2}[-/]\d{1,2}[-/]\d{2,4})\b")),
     ("[ID]", re.compile(r"\b\d{15,18}[\dXx]?\b|\b\d{3}-\d{2}-\d{4}\b")),
@@ -24,8 +27,12 @@ _FALLBACK = [
 
 def fallback_scrub(text: str) -> str:
     """Replace e-mails, URLs, IPs, dates, id numbers and phone numbers with placeholders."""
-    for tag, pattern in _FALLBACK:
-        text = pattern.sub(tag, text)
+    if "@" in text or "http" in text or "www." in text:
+        for tag, pattern in _EMAIL_URL:
+            text = pattern.sub(tag, text)
+    if _DIGIT.search(text):  # the numeric patterns cannot match text without digits
+        for tag, pattern in _NUMERIC:
+            text = pattern.sub(tag, text)
     return text
 
 
@@ -42,10 +49,11 @@ def _as_text(result: Any) -> str:
 
 
 def get_scrubber() -> tuple[str, Callable[[str], str]]:
-    """``(name, scrub)``: the safety layer's scrubber when present, else the regex fallback."""
+    """``(name, scrub)``: the safety layer's scrubber then the regex pass; the regex alone when it is absent."""
     try:
         module = importlib.import_module("chatdoctor.safety.pii")
         scrub = module.scrub
     except (ImportError, AttributeError):
         return "fallback-regex", fallback_scrub
-    return "chatdoctor.safety.pii", lambda text: _as_text(scrub(text))
+    # the regex pass runs after it too: a miss in either is caught by the other (fail closed)
+    return "chatdoctor.safety.pii+regex", lambda text: fallback_scrub(_as_text(scrub(text)))

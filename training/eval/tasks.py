@@ -11,6 +11,7 @@ from training.eval.datasets import load_generation_set
 from training.eval.metrics import bertscore, bootstrap_ci, detect_lang, score_pairs
 from training.eval.predictions import PredictionLog
 from training.eval.runner import System, answer_all, task_params
+from training.eval.safety_task import safety
 
 TaskRunner = Callable[[SuiteConfig, TaskConfig, System, Path], dict]
 TASKS: Registry[TaskRunner] = Registry("evaluation task")
@@ -139,3 +140,4 @@ def _need_path(task: TaskConfig) -> str:
 
 TASKS.register("generation", generation)
 TASKS.register("mcq", mcq)
+TASKS.register("safety", safety)

@@ -163,3 +163,16 @@ def recent_conversations(*, session: Session, limit: int = 20) -> list[dict[str,
         .limit(limit)
     ).all()
     return [{"id": i, "updated_at": u, "messages": n or 0} for i, u, n in rows]
+
+
+def browse_graph(kg_path: str | None = None) -> KnowledgeGraph:
+    """The graph the knowledge browser shows: ``kg_path``, else the bundled starter graph, else empty."""
+    if kg_path:
+        from knowledge import store
+
+        return store.load(kg_path)
+    try:
+        from knowledge.starter import load_starter
+    except ImportError:  # the starter graph loader is not built yet
+        return KnowledgeGraph(name="empty")
+    return load_starter()

@@ -51,7 +51,14 @@
     let acc = body.textContent;
     const es = new EventSource(bubble.dataset.streamUrl, { withCredentials: true });
     bubble._source = es;
-    const finish = () => { es.close(); bubble._source = null; refresh(bubble).catch((e) => showError(e.message)); };
+    let finished = false;
+    const finish = () => {
+      if (finished) return;
+      finished = true;
+      es.close();
+      bubble._source = null;
+      refresh(bubble).catch((e) => showError(e.message));
+    };
     es.addEventListener("delta", (e) => {
       // Deltas carry their offset: a late subscriber gets the text so far (start 0), then the rest.
       let text = e.data, start = null;
@@ -87,8 +94,8 @@
   async function regenerate(bubble, button) {
     button.disabled = true;
     try {
-      const ids = await post(bubble.dataset.regenerateUrl);
-      const fresh = await fetchBubble(ids.assistant_message_id || ids.id || ids.message_id);
+      const turn = await post(bubble.dataset.regenerateUrl);
+      const fresh = await fetchBubble(turn.assistant_message.id);
       bubble.after(fresh);
       bind(fresh);
     } catch (e) { showError(e.message); button.disabled = false; }
@@ -120,17 +127,17 @@
     send.disabled = true;
     showError("");
     try {
-      const ids = await post(form.dataset.postUrl, { content: text });
+      let cid = form.dataset.conversationId;
+      if (!cid) {
+        cid = (await post(form.dataset.createUrl, {})).id;
+        form.dataset.conversationId = cid;
+        history.replaceState(null, "", form.dataset.pageUrlTemplate.replace("__ID__", cid));
+      }
+      const turn = await post(form.dataset.postUrlTemplate.replace("__ID__", cid), { content: text });
       const list = document.getElementById("messages");
       list.appendChild(userBubble(text));
       box.value = "";
-      const cid = ids.conversation_id;
-      if (cid && form.dataset.conversationId !== cid) {
-        form.dataset.conversationId = cid;
-        form.dataset.postUrl = form.dataset.postUrlTemplate.replace("__ID__", cid);
-        history.replaceState(null, "", form.dataset.pageUrlTemplate.replace("__ID__", cid));
-      }
-      const bubble = await fetchBubble(ids.assistant_message_id);
+      const bubble = await fetchBubble(turn.assistant_message.id);
       list.appendChild(bubble);
       bind(bubble);
     } catch (e) {
