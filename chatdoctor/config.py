@@ -233,3 +233,9 @@ class ChatConfig:
             raise ConfigError("load_in_8bit and load_in_4bit are exclusive")
         if self.audience not in ("patient", "clinician"):
             raise ConfigError(f"audience: {self.audience!r} is not 'patient' or 'clinician'")
+        if self.dtype not in ("auto", "float32", "float16", "bfloat16"):
+            raise ConfigError(f"dtype: {self.dtype!r} is not one of auto, float32, float16, bfloat16")
+        if self.timeout <= 0:
+            raise ConfigError(f"timeout: must be > 0 seconds, got {self.timeout}")
+        if self.max_retries < 0:
+            raise ConfigError(f"max_retries: must be >= 0, got {self.max_retries}")

@@ -115,7 +115,9 @@ def _consult(kb: KnowledgeBase, users: tuple[str, ...]) -> Consultation:
     last = users[-1] if users else ""
     lang = detect_language(last)
     answer = QA(kb).answer(last)
-    if answer.kind == "not_found" or any(i in DIRECT for i in answer.intents):
+    # symptoms win when the graph found no direct question: nothing matched, symptom intents, or only a
+    # disease named in passing ("肚子疼，拉肚子，发烧" names 急性胃肠炎 by an alias but asks about symptoms)
+    if answer.kind == "not_found" or answer.intents == ["disease_desc"] or DIRECT & set(answer.intents):
         present, denied = _symptoms(kb, users)
         if present:
             return _symptom_consultation(kb, present, denied, lang)

@@ -64,19 +64,15 @@ def import_(
 
 
 def _print_report(r) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    t = Table(title=f"{r.path} [{r.format}, {r.encoding or 'n/a'}, source {r.source}]", show_header=True)
-    t.add_column("count", justify="right")
-    t.add_column("what")
-    t.add_column("examples", overflow="fold")
-    t.add_row(str(r.read), "records read", "")
-    t.add_row(str(r.imported), "records imported", "")
+    """One summary line per file, then one line per skip/clean rule with up to three examples."""
+    typer.echo(
+        f"{r.path} [{r.format}, {r.encoding or 'n/a'}, source {r.source}]: "
+        f"{r.read} records read, {r.imported} imported"
+    )
     for kind, counter in (("skipped", r.skipped), ("cleaned", r.cleaned)):
         for reason, n in counter.most_common():
-            t.add_row(str(n), f"{kind}: {reason}", "; ".join(r.examples.get(reason, [])))
-    Console().print(t)
+            examples = "; ".join(r.examples.get(reason, []))
+            typer.echo(f"  {kind} {n:>6}  {reason}" + (f"  (e.g. {examples})" if examples else ""))
 
 
 @app.command()
@@ -141,3 +137,151 @@ def export(
 
 
 # --- query / ask (KG lookups and question answering) follow below ---------------------------------
+
+KgOpt = Annotated[
+    Path | None,
+    typer.Option("--kg", help="graph file (default: $CHATDOCTOR_KG_PATH, else the bundled starter graph)"),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
+
+
+def _kb(path: Path | None):
+    """The knowledge base for a command: --kg, else $CHATDOCTOR_KG_PATH, else the starter graph."""
+    import os
+
+    from knowledge.lookup import KnowledgeBase
+
+    return KnowledgeBase.load(path or os.environ.get("CHATDOCTOR_KG_PATH") or None)
+
+
+def _entity(kb, name: str, kind: str) -> str:
+    """The node key for a name or alias of ``kind``; ConfigError naming the closest names otherwise."""
+    from rapidfuzz import process
+
+    from chatdoctor.errors import ConfigError
+    from knowledge.schema import Kind
+
+    keys = kb.kg.find(name, kind) or [m.key for m in kb.linker.link(name, kinds=[Kind(kind)])][:1]
+    if keys:
+        return keys[0]
+    names = [e.names.get("en", e.name) for e in kb.kg.entities(kind)] + [e.name for e in kb.kg.entities(kind)]
+    close = [c for c, _, _ in process.extract(name, names, limit=3)]
+    raise ConfigError(f"no {kind} named {name!r} in the graph (closest: {', '.join(close) or 'none'})")
+
+
+def _disease_report(kb, key: str, lang: str) -> dict:
+    from knowledge.lookup import attribute, display_name, facts
+
+    out: dict = {"disease": display_name(kb.kg, key, lang), "key": key, "facts": {}, "attributes": {}}
+    for rel, refs in facts(kb.kg, key).items():
+        out["facts"][rel.value] = [
+            {"object": display_name(kb.kg, r.object, lang), "sources": r.cites()} for r in refs
+        ]
+    for attr in ("description", "cause", "prevention", "cure_way", "red_flags", "self_care"):
+        ref = attribute(kb.kg, key, attr, lang)
+        if ref:
+            out["attributes"][attr] = {"text": ref.text, "sources": ref.cites()}
+    return out
+
+
+@app.command()
+def query(
+    symptoms: Annotated[str | None, typer.Option(help='free text, e.g. "fever, cough, no headache"')] = None,
+    disease: Annotated[str | None, typer.Option(help="a disease: its facts by type")] = None,
+    drug: Annotated[str | None, typer.Option(help="a drug: the diseases it is used for")] = None,
+    check: Annotated[str | None, typer.Option(help="a test: the diseases it checks for")] = None,
+    food: Annotated[str | None, typer.Option(help="a food: diseases that recommend or avoid it")] = None,
+    similar: Annotated[str | None, typer.Option(help="a disease: diseases sharing its symptoms")] = None,
+    top: Annotated[int, typer.Option("--top", "-k", help="how many ranked diseases")] = 10,
+    lang: Annotated[str, typer.Option(help="zh or en names")] = "zh",
+    kg: KgOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Lookups with sources: symptoms → ranked diseases (with why), disease → facts, drug/check/food → diseases."""
+    from chatdoctor.errors import ConfigError
+    from knowledge.lookup import display_name, related_diseases
+
+    kb = _kb(kg)
+    if symptoms:
+        cands = kb.rank_text(symptoms, k=top) if not similar else []
+        result = [_candidate_json(kb, c, lang) for c in cands]
+    elif similar:
+        result = [
+            _candidate_json(kb, c, lang) for c in kb.index.similar(_entity(kb, similar, "disease"), k=top)
+        ]
+    elif disease:
+        result = _disease_report(kb, _entity(kb, disease, "disease"), lang)
+    elif drug or check or food:
+        kind, name = ("drug", drug) if drug else ("check", check) if check else ("food", food)
+        refs = related_diseases(kb.kg, _entity(kb, name, kind))
+        result = [
+            {"disease": display_name(kb.kg, r.subject, lang), "relation": r.rel, "sources": r.cites()}
+            for r in refs
+        ]
+    else:
+        raise ConfigError("give one of --symptoms, --disease, --drug, --check, --food, --similar")
+    if as_json:
+        typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        _print_result(result)
+
+
+def _candidate_json(kb, c, lang: str) -> dict:
+    from knowledge.lookup import display_name
+
+    def named(pairs):
+        return [{"symptom": display_name(kb.kg, s, lang), "weight": w} for s, w in pairs]
+
+    return {
+        "disease": display_name(kb.kg, c.key, lang),
+        "score": c.score,
+        "matched": named(c.matched),
+        "denied": named(c.denied),
+        "missing": named(c.missing),
+        "sources": sorted({s for f in c.evidence for s in f.cites()}),
+    }
+
+
+def _print_result(result) -> None:
+    if isinstance(result, dict):  # a disease report
+        typer.echo(f"{result['disease']} ({result['key']})")
+        for rel, items in result["facts"].items():
+            typer.echo(f"  {rel}: {', '.join(i['object'] for i in items)}  [{items[0]['sources'][0]}]")
+        for attr, v in result["attributes"].items():
+            typer.echo(f"  {attr}: {v['text']}  [{', '.join(v['sources'])}]")
+        return
+    if not result:
+        typer.echo("nothing found in the knowledge graph")
+    for i, row in enumerate(result, 1):
+        if "score" not in row:
+            typer.echo(f"{i:>3}. {row['disease']}  ({row['relation']}; {', '.join(row['sources'])})")
+            continue
+
+        def fmt(items):
+            return ", ".join(f"{x['symptom']} {x['weight']:.2f}" for x in items) or "-"
+
+        typer.echo(f"{i:>3}. {row['disease']}  score {row['score']:.3f}  [{', '.join(row['sources'])}]")
+        typer.echo(
+            f"     matched: {fmt(row['matched'])} | denied: {fmt(row['denied'])} | missing: {fmt(row['missing'])}"
+        )
+
+
+@app.command()
+def ask(
+    question: Annotated[
+        str, typer.Argument(help='e.g. "最近老流鼻涕怎么办？" or "I have a fever and a cough"')
+    ],
+    kg: KgOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Answer a question from the knowledge graph (Chinese or English), with its sources."""
+    from knowledge.kgqa import QA
+
+    answer = QA(_kb(kg)).answer(question)
+    if as_json:
+        typer.echo(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        return
+    typer.echo(answer.render())
+    for n, line in answer.references():
+        cites = ", ".join(dict.fromkeys(c for f in line.facts for c in f.cites()))
+        typer.echo(f"  [{n}] {line.intent}: {cites}")

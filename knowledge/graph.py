@@ -22,7 +22,6 @@ import networkx as nx
 from knowledge.clean import canonical
 from knowledge.schema import Entity, Kind, Rel, Source, node_key
 
-
 _REL_VALUE: dict[object, str] = {r: r.value for r in Rel}  # plain-str edge keys (enum .value is slow)
 
 

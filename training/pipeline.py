@@ -25,6 +25,7 @@ from chatdoctor.errors import ConfigError
 from chatdoctor.io import atomic_write
 from training.config import PipelineConfig, StageConfig
 from training.manifest import is_finished
+from training.tiny import build_tiny, is_tiny, tiny_dir
 
 log = logging.getLogger("chatdoctor.train")
 
@@ -47,11 +48,12 @@ class StagePlan:
 def plan_stages(pipe: PipelineConfig) -> list[StagePlan]:
     """The start point of every stage (a pure function of the config)."""
     out = Path(pipe.output_dir)
+    first = str(tiny_dir(pipe.model, out)) if is_tiny(pipe.model) else pipe.model
     plans: list[StagePlan] = []
     for i, stage in enumerate(pipe.stages):
         d = out / stage.name
         if i == 0:
-            plans.append(StagePlan(stage, d, pipe.model))
+            plans.append(StagePlan(stage, d, first))
             continue
         prev = plans[-1]
         prev_model = str(prev.model_dir)
@@ -79,6 +81,8 @@ def run_pipeline(
     with atomic_write(resolved) as f:
         yaml.safe_dump(to_dict(pipe), f, sort_keys=False, allow_unicode=True)
     launcher = "none" if in_process else resolve_launcher(pipe)
+    if is_tiny(pipe.model) and pipe.node_rank == 0:
+        build_tiny(pipe.model, Path(plans[0].base), pipe.stages[0].dataset)
     done: list[Path] = []
     for i, plan in enumerate(plans):
         if only is not None and plan.stage.name != only:

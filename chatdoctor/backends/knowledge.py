@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 from chatdoctor.backends.base import Backend, register_backend
 from chatdoctor.config import ChatConfig
-from chatdoctor.errors import BackendUnavailable, ChatDoctorError
+from chatdoctor.errors import ChatDoctorError
 from chatdoctor.grounding import PHRASES, Consultation, consult
 from chatdoctor.types import Delta, GenParams, Message
 from knowledge.lookup import KnowledgeBase
@@ -86,9 +86,5 @@ class KnowledgeBackend(Backend):
 
 @register_backend("knowledge")
 def create(config: ChatConfig) -> KnowledgeBackend:
-    """Factory: the graph at ``config.kg_path`` or the starter graph (cached per path)."""
-    try:
-        kb = KnowledgeBase.load(config.kg_path)
-    except FileNotFoundError:
-        raise BackendUnavailable(f"kg_path {config.kg_path}: knowledge graph file not found") from None
-    return KnowledgeBackend(kb, source=config.kg_path or "starter")
+    """Factory: the graph at ``config.kg_path`` or the starter graph (cached; a bad file is a DataError)."""
+    return KnowledgeBackend(KnowledgeBase.load(config.kg_path), source=config.kg_path or "starter")

@@ -107,6 +107,27 @@ def _names(text: str) -> Iterator[Span]:
             yield Span(m.start(1), m.end(1), "NAME")
 
 
+_ZH_ADDRESS = re.compile(
+    rf"(?:{_CN}{{2,6}}(?:省|自治区))?(?:{_CN}{{2,6}}市)?{_CN}{{2,6}}(?:区|县){_CN}{{1,10}}?(?:路|街|大道|巷|胡同|村|镇|乡|小区)"
+    rf"(?:\d+号)?(?:{_CN}{{0,6}}?\d+(?:号楼|栋|幢|单元|室))*"
+)
+_ADDRESS_LEAD = ("住在", "家住", "位于", "来自", "住址", "地址", "我家", "在", "住", "到", "是", ":", ":")
+
+
+def _zh_addresses(text: str) -> Iterator[Span]:
+    """Chinese addresses down to the street; leading verbs ("住在", "地址") are not part of the place."""
+    for m in _ZH_ADDRESS.finditer(text):
+        start = m.start()
+        stripped = True
+        while stripped:
+            stripped = False
+            for lead in _ADDRESS_LEAD:
+                if text.startswith(lead, start) and m.end() - start > len(lead) + 4:
+                    start += len(lead)
+                    stripped = True
+        yield Span(start, m.end(), "ADDRESS")
+
+
 def _generic_ids(text: str) -> Iterator[Span]:
     """Any other long number (≥ 9 digits) is an identifier under Safe Harbor (j)…(r)."""
     for m in re.finditer(r"(?<![\d.])\d{9,}(?![\d.])", text):
@@ -135,7 +156,7 @@ _FINDERS: tuple[Callable[[str], Iterator[Span]], ...] = (
     _rx("VEHICLE", r"[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼][A-Z]·?[A-Z0-9]{5,6}", 0),
     _phones,
     _rx("ADDRESS", rf"\b\d{{1,5}}\s+(?:[A-Z][a-z]+\s){{1,3}}{_STREET}(?:,?\s*(?:apt|apartment|suite|unit|flat)\s*\w+)?", re.IGNORECASE),
-    _rx("ADDRESS", rf"(?:(?<=住在)|(?<=家住)|(?<=位于)|(?<=来自)|(?<=地址)|(?<=地址:)|(?<=地址:)|(?<=住址)|(?<=住址:)|(?<![\u4e00-\u9fff]))(?:{_CN}{{2,6}}(?:省|自治区))?(?:{_CN}{{2,6}}市)?{_CN}{{2,6}}(?:区|县){_CN}{{1,10}}?(?:路|街|大道|巷|胡同|村|镇|乡|小区)(?:\d+号)?(?:{_CN}{{0,6}}?\d+(?:号楼|栋|幢|单元|室))*", 0),
+    _zh_addresses,
     _rx("ADDRESS", rf"{_CN}{{2,8}}(?:路|街|大道|巷)\d+号(?:\d+(?:号楼|栋|单元|室))*", 0),
     _rx("ADDRESS", r",\s*([A-Z][a-z]+(?: [A-Z][a-z]+)?),\s*[A-Z]{2}\s+\d{5}\b", 0, group=1),
     _rx("ZIP", r"\b(?:A[KLRZ]|C[AOT]|D[CE]|FL|GA|HI|I[ADLN]|K[SY]|LA|M[ADEINOST]|N[CDEHJMVY]|O[HKR]|PA|RI|S[CD]|T[NX]|UT|V[AT]|W[AIVY])\s+(?P<v>\d{5}(?:-\d{4})?)\b", 0, group="v"),

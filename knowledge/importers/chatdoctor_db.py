@@ -44,15 +44,16 @@ def import_chatdoctor(kg: KnowledgeGraph, ctx: ImportContext) -> None:
     have = {h.strip().casefold(): i for i, h in enumerate(first[1])}
     for name, spellings in OPTIONAL.items():
         cols[name] = next((have[s.casefold()] for s in spellings if s.casefold() in have), None)
+    headers = {k: first[1][i].strip() for k, i in cols.items() if i is not None}  # for error messages
     for line, row in rows:
         ctx.report.read += 1
         if not any(c.strip() for c in row):
             ctx.report.skip("blank row", f"line {line}")
             continue
-        _row(kg, ctx, line, {k: cell(row, i) for k, i in cols.items()})
+        _row(kg, ctx, line, {k: cell(row, i) for k, i in cols.items()}, headers)
 
 
-def _row(kg: KnowledgeGraph, ctx: ImportContext, line: int, rec: dict[str, str]) -> None:
+def _row(kg: KnowledgeGraph, ctx: ImportContext, line: int, rec: dict[str, str], headers: dict[str, str]) -> None:
     where = f"line {line}"
     name = ctx.cleaner.name(rec["disease"], Kind.DISEASE, where)
     if name is None:
@@ -69,7 +70,7 @@ def _row(kg: KnowledgeGraph, ctx: ImportContext, line: int, rec: dict[str, str])
         attrs["description"] = reason
     d = kg.add_entity(Kind.DISEASE, name, source=src, lang="en", attrs=attrs)
     for col, (rel, kind) in LISTS.items():
-        for obj in ctx.cleaner.items(_literal(ctx, rec.get(col), line, col), kind, where):
+        for obj in ctx.cleaner.items(_literal(ctx, rec.get(col), line, headers.get(col, col)), kind, where):
             kg.add_edge(d, rel, kg.ensure(kind, obj, source=src, lang="en"), (src,))
     ctx.report.imported += 1
 

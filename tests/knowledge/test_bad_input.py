@@ -57,7 +57,7 @@ def test_bad_list_literal_names_line_and_column(shared_data, tmp_path) -> None:
     bad = tmp_path / "mini.csv"
     bad.write_text("".join(rows[:10]), encoding="utf-8")
     err = _import(bad, "chatdoctor")
-    assert (err.line, err.field) == (4, "symptom")
+    assert (err.line, err.field) == (4, "Symptom")
 
 
 def test_hsdn_score_that_is_not_a_number_is_an_error(shared_data, tmp_path) -> None:

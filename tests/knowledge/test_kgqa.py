@@ -125,7 +125,7 @@ def test_answers_are_sentences_in_the_question_language_with_citations(qa):
     zh = qa.answer("痛风不能吃什么？")
     assert zh.lang == "zh" and zh.render().startswith("痛风患者宜少吃或不吃：啤酒、海鲜")
     assert zh.render().endswith("[1]")
-    (n, line), = zh.references()
+    ((n, line),) = zh.references()
     assert n == 1 and all(f.cites() == ["starter#痛风"] for f in line.facts)
     en = qa.answer("Which department treats gout?")
     assert en.lang == "en" and en.render() == "Gout is usually seen in: Rheumatology, Endocrinology. [1]"
@@ -169,4 +169,6 @@ def test_answer_to_dict_is_json_ready(qa):
     import json
 
     data = qa.answer("感冒有什么症状").to_dict()
-    assert json.loads(json.dumps(data, ensure_ascii=False))["lines"][0]["facts"][0]["sources"] == ["starter#感冒"]
+    assert json.loads(json.dumps(data, ensure_ascii=False))["lines"][0]["facts"][0]["sources"] == [
+        "starter#感冒"
+    ]

@@ -48,8 +48,12 @@ def test_spans_point_into_the_original_text(linker):
 
 @pytest.mark.parametrize(
     ("typo", "expected"),
-    [("I have a feaver", "symptom:发热"), ("bad diarhea since yesterday", "symptom:腹泻"),
-     ("since monday a headahce", "symptom:头痛"), ("terrible headahce", "symptom:剧烈头痛")],
+    [
+        ("I have a feaver", "symptom:发热"),
+        ("bad diarhea since yesterday", "symptom:腹泻"),
+        ("since monday a headahce", "symptom:头痛"),
+        ("terrible headahce", "symptom:剧烈头痛"),
+    ],
 )
 def test_typos_link_by_fuzzy_match_with_a_lower_score(linker, typo, expected):
     (m,) = linker.link(typo, kinds=[Kind.SYMPTOM])

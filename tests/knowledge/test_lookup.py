@@ -80,7 +80,14 @@ def tiny_graph(hsdn: bool) -> KnowledgeGraph:
     kg = KnowledgeGraph()
     rows = [("A", "s1", 10.0), ("A", "s2", 1.0), ("B", "s1", 1.0), ("B", "s2", 10.0), ("C", "s3", 1.0)]
     for d, s, w in rows:
-        kg.add_fact(Kind.DISEASE, d, Rel.HAS_SYMPTOM, Kind.SYMPTOM, s, source=Source("hsdn", None, w if hsdn else None))
+        kg.add_fact(
+            Kind.DISEASE,
+            d,
+            Rel.HAS_SYMPTOM,
+            Kind.SYMPTOM,
+            s,
+            source=Source("hsdn", None, w if hsdn else None),
+        )
     return kg
 
 
@@ -115,13 +122,20 @@ def test_disease_facts_by_type_keep_their_sources(kb):
 
 @pytest.mark.parametrize(
     ("key", "expected"),
-    [("drug:奥司他韦", "disease:流行性感冒"), ("check:胃镜检查", "disease:消化性溃疡"), ("food:啤酒", "disease:痛风")],
+    [
+        ("drug:奥司他韦", "disease:流行性感冒"),
+        ("check:胃镜检查", "disease:消化性溃疡"),
+        ("food:啤酒", "disease:痛风"),
+    ],
 )
 def test_reverse_lookups_find_diseases_for_drugs_checks_and_foods(kb, key, expected):
     assert expected in {r.subject for r in related_diseases(kb.kg, key)}
 
 
 def test_department_lookup_and_similar_diseases(kb):
-    assert [r.object for r in departments(kb.kg, "disease:痔疮")] == ["department:肛肠科", "department:普通外科"]
+    assert [r.object for r in departments(kb.kg, "disease:痔疮")] == [
+        "department:肛肠科",
+        "department:普通外科",
+    ]
     similar = [c.key for c in kb.index.similar("disease:感冒", k=3)]
     assert "disease:感冒" not in similar and "disease:流行性感冒" in similar

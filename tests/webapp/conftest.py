@@ -68,6 +68,14 @@ class ScriptedBackend(Backend):
         return {"backend": "scripted", "model": "scripted-model"}
 
 
+@pytest.fixture(autouse=True)
+def _cheap_argon2(monkeypatch):
+    """Real argon2 with minimal cost: production parameters take ~1 s per hash on a busy 2-core box."""
+    from argon2 import PasswordHasher
+
+    monkeypatch.setattr("webapp.security._hasher", PasswordHasher(time_cost=1, memory_cost=64, parallelism=1))
+
+
 def _postgres_schema_url(base: str) -> tuple[str, str]:
     schema = f"t_{uuid.uuid4().hex[:12]}"
     url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})

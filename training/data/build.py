@@ -28,7 +28,7 @@ from training.data.config import BuildConfig, SourceConfig, resolve
 from training.data.dedup import Decontaminator, dedup_text, exact_dedup, near_dedup
 from training.data.formats import write_records
 from training.data.loaders import load
-from training.data.mix import SPLITS, sample_source, split_records
+from training.data.mix import SPLITS, presample, sample_source, split_records
 from training.data.pii import get_scrubber
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ def _cleaner(cfg: BuildConfig, scrub: Any) -> clean.Cleaner:
     if cfg.clean.strip_artefacts:
         c.add("strip_artefacts", clean.artefact_step)
     if cfg.clean.scrub_pii:
-        c.add("scrub_pii", clean.pii_step(scrub))
+        c.add("scrub_pii", clean.pii_step(scrub, frozenset(s.name for s in cfg.sources if not s.scrub_pii)))
     c.add("language", clean.lang_step(cfg.clean.languages))
     c.add("length", clean.length_step(cfg.clean.min_prompt_chars, cfg.clean.min_response_chars, cfg.clean.max_chars))
     return c
@@ -67,6 +67,8 @@ def _load_sources(cfg: BuildConfig, root: Path, cleaner: clean.Cleaner, inputs: 
             continue
         inputs.append(_describe_input(src, path))
         loaded = load(src.loader, path, source=src.name, **src.options)
+        if src.sample is not None:
+            loaded = presample(list(loaded), src.sample, f"{cfg.seed}:{src.name}:sample")
         first = cleaner.counts[cleaner.steps[0][0]]
         before = first.input
         workers = cfg.clean.workers or os.cpu_count() or 1

@@ -78,8 +78,10 @@ def lang_step(keep: list[str]) -> Step:
     return step
 
 
-def pii_step(scrub: Callable[[str], str]) -> Step:
+def pii_step(scrub: Callable[[str], str], skip_sources: frozenset[str] = frozenset()) -> Step:
     def step(rec: InstructionRecord) -> InstructionRecord | None:
+        if rec.source in skip_sources:
+            return rec
         msgs = [Message(m.role, scrub(m.content)) for m in rec.messages]
         if rec.system:
             rec.system = scrub(rec.system)

@@ -18,7 +18,9 @@ class SourceConfig:
     path: str  # local file; relative paths resolve against the project root
     fraction: float = 1.0  # share of the cleaned records kept (e.g. 0.1 to replay general data)
     max_records: int | None = None  # cap after ``fraction`` (seeded sample)
+    sample: int | None = None  # draw this many records (seeded) BEFORE cleaning: fast small builds
     required: bool = True  # false: skip (and say so in the manifest) when the file is absent
+    scrub_pii: bool = True  # false for public/synthetic text with no patient data (scrubbers misfire on it)
     options: dict[str, Any] = field(default_factory=dict)  # extra loader arguments
 
     def __post_init__(self) -> None:

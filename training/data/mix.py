@@ -24,6 +24,14 @@ def sample_source(records: list[InstructionRecord], src: SourceConfig, seed: int
     return [records[i] for i in keep]
 
 
+def presample(records: list[InstructionRecord], n: int, seed: str) -> list[InstructionRecord]:
+    """``n`` records drawn with ``seed``, in file order (all of them when there are fewer)."""
+    if n >= len(records):
+        return records
+    keep = sorted(random.Random(seed).sample(range(len(records)), n))
+    return [records[i] for i in keep]
+
+
 def split_records(
     records: list[InstructionRecord], cfg: SplitConfig, seed: int
 ) -> dict[str, list[InstructionRecord]]:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from chatdoctor.errors import DataError
+from chatdoctor.errors import ConfigError, DataError
 from chatdoctor.types import Message
 
 
@@ -80,3 +80,10 @@ def load_generation_set(path: str | Path, limit: int | None = None) -> list[GenI
         if limit is not None and len(items) >= limit:
             break
     return items
+
+
+def require_path(task) -> str:
+    """The task's dataset path, or a ConfigError naming the task."""
+    if not task.path:
+        raise ConfigError(f"tasks.{task.name}.path: a dataset file is required for {task.type} tasks")
+    return task.path

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from chatdoctor.registry import Registry
 from training.eval.config import SuiteConfig, TaskConfig
-from training.eval.datasets import load_generation_set
+from training.eval.consistency import consistency
+from training.eval.datasets import load_generation_set, require_path
 from training.eval.metrics import bertscore, bootstrap_ci, detect_lang, score_pairs
 from training.eval.predictions import PredictionLog
 from training.eval.runner import System, answer_all, task_params
@@ -28,7 +29,7 @@ def summarise(scores: dict[str, list[float]], suite: SuiteConfig) -> dict[str, d
 
 def generation(suite: SuiteConfig, task: TaskConfig, system: System, out: Path) -> dict:
     """Reference-based metrics on free-text answers, beside constant and echo baselines."""
-    items = load_generation_set(_need_path(task), task.limit)
+    items = load_generation_set(require_path(task), task.limit)
     with PredictionLog(out / "predictions.jsonl") as log:
 
         def record(item, ans):
@@ -74,7 +75,7 @@ def mcq(suite: SuiteConfig, task: TaskConfig, system: System, out: Path) -> dict
     """Log-likelihood (acc, acc_norm) or generated-letter accuracy on a multiple-choice exam."""
     from training.eval.mcq import baselines, load_mcq, loglik_scores, parse_choice, with_shots
 
-    items, prefix = with_shots(load_mcq(_need_path(task), task.format), task.shots)
+    items, prefix = with_shots(load_mcq(require_path(task), task.format), task.shots)
     items = items[: task.limit] if task.limit else items
     model = getattr(system.backend, "model", None)
     tokenizer = getattr(system.backend, "tokenizer", None)
@@ -130,14 +131,7 @@ def mcq(suite: SuiteConfig, task: TaskConfig, system: System, out: Path) -> dict
     }
 
 
-def _need_path(task: TaskConfig) -> str:
-    from chatdoctor.errors import ConfigError
-
-    if not task.path:
-        raise ConfigError(f"tasks.{task.name}.path: a dataset file is required for {task.type} tasks")
-    return task.path
-
-
 TASKS.register("generation", generation)
 TASKS.register("mcq", mcq)
 TASKS.register("safety", safety)
+TASKS.register("consistency", consistency)

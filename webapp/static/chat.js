@@ -119,6 +119,19 @@
     return el;
   }
 
+  function addToHistory(cid, text) {
+    const list = document.querySelector("aside.history ul");
+    if (!list) return;
+    list.querySelectorAll("li.hint").forEach((li) => li.remove());
+    const li = document.createElement("li");
+    li.className = "current";
+    const a = document.createElement("a");
+    a.href = `/chat/${cid}`;
+    a.textContent = text.split("\n")[0].slice(0, 80);
+    li.appendChild(a);
+    list.prepend(li);
+  }
+
   async function ask(form) {
     const box = form.querySelector("textarea");
     const text = box.value.trim();
@@ -132,6 +145,7 @@
         cid = (await post(form.dataset.createUrl, {})).id;
         form.dataset.conversationId = cid;
         history.replaceState(null, "", form.dataset.pageUrlTemplate.replace("__ID__", cid));
+        addToHistory(cid, text);
       }
       const turn = await post(form.dataset.postUrlTemplate.replace("__ID__", cid), { content: text });
       const list = document.getElementById("messages");

@@ -25,7 +25,9 @@ def test_chinese_rouge1_uses_jieba_words():
 
 def test_english_rouge1_hand_computed():
     # 5 of 6 unigrams overlap in each direction → F = 5/6
-    assert METRICS.get("rouge-1")("the cat sat on a mat", "the cat sat on the mat", "en") == pytest.approx(500 / 6, abs=1e-6)
+    assert METRICS.get("rouge-1")("the cat sat on a mat", "the cat sat on the mat", "en") == pytest.approx(
+        500 / 6, abs=1e-6
+    )
 
 
 def test_chinese_bleu_is_character_level():
@@ -38,7 +40,9 @@ def test_empty_prediction_scores_zero_for_every_metric():
     assert all(v == [0.0] for v in scores.values())
 
 
-@pytest.mark.parametrize(("text", "lang"), [("我头疼", "zh"), ("I have a headache", "en"), ("CT 检查显示肺炎", "zh")])
+@pytest.mark.parametrize(
+    ("text", "lang"), [("我头疼", "zh"), ("I have a headache", "en"), ("CT 检查显示肺炎", "zh")]
+)
 def test_detect_lang(text, lang):
     assert detect_lang(text) == lang
 

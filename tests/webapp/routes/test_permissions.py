@@ -46,14 +46,14 @@ def call(client, method, template, cid, mid):
 
 @pytest.mark.parametrize(("method", "path"), READS + OWNER_WRITES)
 def test_anonymous_gets_401(world, method, path):
-    app, people, cid, mid = world
+    _app, people, cid, mid = world
     assert call(people["anonymous"].client, method, path, cid, mid).status_code == 401
 
 
 @pytest.mark.parametrize(("method", "path"), READS + OWNER_WRITES)
 @pytest.mark.parametrize("who", ["other_patient", "clinician"])
 def test_other_users_and_unassigned_clinicians_get_404(world, who, method, path):
-    app, people, cid, mid = world
+    _app, people, cid, mid = world
     r = call(people[who].client, method, path, cid, mid)
     assert r.status_code == 404, r.text
     assert "private symptoms" not in r.text
@@ -61,7 +61,7 @@ def test_other_users_and_unassigned_clinicians_get_404(world, who, method, path)
 
 @pytest.mark.parametrize(("method", "path"), READS)
 def test_owner_reads_own_conversation(world, method, path):
-    app, people, cid, mid = world
+    _app, people, cid, mid = world
     assert call(people["patient"].client, method, path, cid, mid).status_code == 200
 
 
@@ -105,12 +105,12 @@ def test_admin_needs_a_reason_and_break_glass_is_audited(world, method, path):
 
 @pytest.mark.parametrize(("method", "path"), OWNER_WRITES)
 def test_admin_cannot_write_to_a_patients_conversation(world, method, path):
-    app, people, cid, mid = world
+    _app, people, cid, mid = world
     assert call(people["admin"].client, method, path, cid, mid).status_code == 404
 
 
 def test_list_shows_only_own_conversations_without_text(world):
-    app, people, cid, mid = world
+    _app, people, cid, _mid = world
     assert [c["id"] for c in people["patient"].client.get("/conversations").json()] == [cid]
     assert people["other_patient"].client.get("/conversations").json() == []
     assert set(people["patient"].client.get("/conversations").json()[0]) == {
@@ -122,7 +122,7 @@ def test_list_shows_only_own_conversations_without_text(world):
 
 
 def test_denied_reads_are_audited(world):
-    app, people, cid, mid = world
+    app, people, cid, _mid = world
     people["other_patient"].client.get(f"/conversations/{cid}/messages")
     with app.state.db.session() as session:
         event = session.scalars(select(AuditEvent).where(AuditEvent.outcome == "denied")).one()
@@ -130,7 +130,7 @@ def test_denied_reads_are_audited(world):
 
 
 def test_deleted_conversation_disappears_for_its_owner(world):
-    app, people, cid, mid = world
+    _app, people, cid, _mid = world
     client = people["patient"].client
     assert client.delete(f"/conversations/{cid}").status_code == 204
     assert client.get(f"/conversations/{cid}/messages").status_code == 404
@@ -154,7 +154,7 @@ def test_forged_cookie_is_ignored(world):
 
     from webapp.security import SESSION_COOKIE
 
-    app, people, cid, mid = world
+    app, people, cid, _mid = world
     with TestClient(app) as client:
         client.cookies.set(SESSION_COOKIE, f'{{"uid": "{people["patient"].id}", "sid": "x"}}.forged.sig')
         assert client.get(f"/conversations/{cid}/messages").status_code == 401
