@@ -62,11 +62,19 @@ def main() -> None:
         t4 = time.perf_counter()
     n = len(records)
     pii = "off" if args.no_pii else scrubber
-    print(f"input: {n} records, {mb:.1f} MB (GenMedGPT-5k x{n / 5452:.1f}); PII scrub: {pii}; workers {args.workers}")
-    for name, count, secs in [("load", n, t1 - t0), ("clean", n, t2 - t1), ("exact dedup", len(cleaned), t3 - t2),
-                              ("near dedup", len(unique), t4 - t3)]:
+    print(
+        f"input: {n} records, {mb:.1f} MB (GenMedGPT-5k x{n / 5452:.1f}); PII scrub: {pii}; workers {args.workers}"
+    )
+    for name, count, secs in [
+        ("load", n, t1 - t0),
+        ("clean", n, t2 - t1),
+        ("exact dedup", len(cleaned), t3 - t2),
+        ("near dedup", len(unique), t4 - t3),
+    ]:
         print(f"{name:12} {count:>7} rec in {secs:6.2f} s = {count / secs:9.0f} rec/s")
-    print(f"{'total':12} {n:>7} rec in {t4 - t0:6.2f} s = {n / (t4 - t0):9.0f} rec/s  -> {len(kept)} records kept")
+    print(
+        f"{'total':12} {n:>7} rec in {t4 - t0:6.2f} s = {n / (t4 - t0):9.0f} rec/s  -> {len(kept)} records kept"
+    )
 
 
 if __name__ == "__main__":

@@ -94,7 +94,7 @@ def main() -> None:
     ap.add_argument("--kg", help="a saved .cdkg graph instead of importing")
     ap.add_argument("--starter", action="store_true", help="use the bundled starter graph")
     ap.add_argument("--queries", type=int, default=1000)
-    ap.add_argument("--naive-queries", type=int, default=200, help="the scan is slow: fewer queries for it")
+    ap.add_argument("--naive-queries", type=int, default=100, help="the scan is slow: fewer queries for it")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 

@@ -20,10 +20,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from chatdoctor.safety.classifier import Classifier  # noqa: E402
-from chatdoctor.safety.pii import scrub  # noqa: E402
-from chatdoctor.safety.rules import DATA_DIR, load_rules  # noqa: E402
-from chatdoctor.safety.triage import Triager  # noqa: E402
+from chatdoctor.safety.classifier import Classifier
+from chatdoctor.safety.pii import scrub
+from chatdoctor.safety.rules import DATA_DIR, load_rules
+from chatdoctor.safety.triage import Triager
 
 TARGETS = {"emergency_recall": 0.98, "self_harm_recall": 0.98, "routine_false_positive_rate": 0.05}
 
@@ -70,7 +70,8 @@ def triage_report(rows: list[dict], triager: Triager) -> dict:
         "routine_false_positive_rate": _rate(counts["routine_fp"], counts["routine"]),
         "routine_over_triage_rate": _rate(counts["routine_over"], counts["routine"]),
         "per_category": {
-            k: {"recall": _rate(v[0], v[2]), "escalated": _rate(v[1], v[2]), "n": v[2]} for k, v in sorted(per_cat.items())
+            k: {"recall": _rate(v[0], v[2]), "escalated": _rate(v[1], v[2]), "n": v[2]}
+            for k, v in sorted(per_cat.items())
         },
         "latency_ms": {"median": round(statistics.median(times), 2), "max": round(max(times), 2)},
         "missed_emergencies": misses,
@@ -86,7 +87,10 @@ def pii_report(rows: list[dict]) -> dict:
         pred = [(s.start, s.end) for s in scrub(row["text"]).spans]
         gold = [(s, e, k) for s, e, k in row["spans"]]
         for s, e, k in gold:
-            found = any(ps <= s and pe >= e or (ps < e and pe > s and (min(pe, e) - max(ps, s)) >= 0.8 * (e - s)) for ps, pe in pred)
+            found = any(
+                (ps <= s and pe >= e) or (ps < e and pe > s and (min(pe, e) - max(ps, s)) >= 0.8 * (e - s))
+                for ps, pe in pred
+            )
             per_kind[k][1] += 1
             per_kind[k][0] += found
             tp += found
@@ -107,12 +111,16 @@ def _read(path: Path) -> list[dict]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--set", type=Path, action="append", help="triage set(s) (default: eval_set + heldout_set)")
+    ap.add_argument(
+        "--set", type=Path, action="append", help="triage set(s) (default: eval_set + heldout_set)"
+    )
     ap.add_argument("--pii-set", type=Path, default=DATA_DIR / "pii_set.jsonl")
     ap.add_argument("--no-classifier", action="store_true")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    sets = args.set or [p for p in (DATA_DIR / "eval_set.jsonl", DATA_DIR / "heldout_set.jsonl") if p.exists()]
+    sets = args.set or [
+        p for p in (DATA_DIR / "eval_set.jsonl", DATA_DIR / "heldout_set.jsonl") if p.exists()
+    ]
     triager = Triager(load_rules(), None if args.no_classifier else Classifier.train())
     report = {p.name: triage_report(_read(p), triager) for p in sets}
     if args.pii_set.exists():
@@ -132,7 +140,11 @@ def main() -> None:
                     print(f"    {kk}: {vv}")
             else:
                 target = TARGETS.get(k)
-                mark = "" if target is None or v is None else ("  (target ≥ %.2f)" if "recall" in k else "  (target ≤ %.2f)") % target
+                mark = (
+                    ""
+                    if target is None or v is None
+                    else ("  (target ≥ %.2f)" if "recall" in k else "  (target ≤ %.2f)") % target
+                )
                 print(f"  {k}: {v}{mark}")
 
 

@@ -90,7 +90,7 @@ def percentile(values: list[float], q: float) -> float:
 # --- the app -------------------------------------------------------------------------------------
 
 
-def app_env(tmp: Path, workers: int) -> dict[str, str]:
+def app_env(tmp: Path, threads: int) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         CHATDOCTOR_DATABASE_URL=f"sqlite:///{tmp / 'bench.db'}",
@@ -99,7 +99,7 @@ def app_env(tmp: Path, workers: int) -> dict[str, str]:
         CHATDOCTOR_ENVIRONMENT="test",
         CHATDOCTOR_CHAT=json.dumps({"backend": "knowledge"}),
         CHATDOCTOR_RATE_LIMIT_PER_MINUTE="1000000",
-        CHATDOCTOR_WORKERS=str(workers),
+        CHATDOCTOR_GENERATION_THREADS=str(threads),
         CHATDOCTOR_QUEUE_SIZE="10000",
     )
     return env
@@ -237,7 +237,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--patients", type=int, default=8, help="concurrent patients (and ceiling clients)")
     parser.add_argument("--seconds", type=float, default=20.0, help="duration of each phase (max 300)")
-    parser.add_argument("--workers", type=int, default=2, help="generation worker threads in the app")
+    parser.add_argument("--generation-threads", type=int, default=2, help="concurrent generations in the app")
     parser.add_argument("--startup-timeout", type=float, default=180.0, help="seconds to wait for the app")
     args = parser.parse_args()
     seconds = min(max(args.seconds, 1.0), 300.0)
@@ -245,7 +245,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="chatdoctor-bench-") as tmp_dir:
         tmp = Path(tmp_dir)
-        env = app_env(tmp, args.workers)
+        env = app_env(tmp, args.generation_threads)
         cookies = prepare_database(env, patients)
         port = free_port()
         server = serve(["--factory", "webapp.app:create_app", "--port", str(port)], env, tmp / "app.log")

@@ -77,7 +77,9 @@ class InstructionRecord:
         return "\n".join(parts + [m.content for m in self.messages])
 
     def replace_messages(self, messages: list[Message]) -> InstructionRecord:
-        return InstructionRecord(messages, self.system, self.source, self.id, self.lang, self.license, self.meta)
+        return InstructionRecord(
+            messages, self.system, self.source, self.id, self.lang, self.license, self.meta
+        )
 
     # --- our JSONL schema ----------------------------------------------------------------------
 
@@ -115,7 +117,9 @@ class InstructionRecord:
     # --- Alpaca --------------------------------------------------------------------------------
 
     def to_alpaca(self) -> dict[str, Any]:
-        turns = [(self.messages[i].content, self.messages[i + 1].content) for i in range(0, len(self.messages), 2)]
+        turns = [
+            (self.messages[i].content, self.messages[i + 1].content) for i in range(0, len(self.messages), 2)
+        ]
         *history, (query, output) = turns
         instruction, inp = query, ""
         kept = self.meta.get("alpaca_input")
@@ -129,13 +133,16 @@ class InstructionRecord:
         return out
 
     @classmethod
-    def from_alpaca(cls, d: dict[str, Any], *, source: str = "", id: str = "", **kw: Any) -> InstructionRecord:
+    def from_alpaca(
+        cls, d: dict[str, Any], *, source: str = "", id: str = "", **kw: Any
+    ) -> InstructionRecord:
         instruction = _text(d, "instruction")
         inp = _text(d, "input", required=False)
         output = _text(d, "output")
         history = d.get("history") or []
         if not isinstance(history, list) or any(
-            not isinstance(h, list | tuple) or len(h) != 2 or not all(isinstance(x, str) for x in h) for h in history
+            not isinstance(h, list | tuple) or len(h) != 2 or not all(isinstance(x, str) for x in h)
+            for h in history
         ):
             raise RecordError("expected a list of [question, answer] pairs", "history")
         msgs: list[Message] = []
@@ -153,7 +160,9 @@ class InstructionRecord:
 
     def to_sharegpt(self) -> dict[str, Any]:
         tag = {"user": "human", "assistant": "gpt"}
-        out: dict[str, Any] = {"conversations": [{"from": tag[m.role], "value": m.content} for m in self.messages]}
+        out: dict[str, Any] = {
+            "conversations": [{"from": tag[m.role], "value": m.content} for m in self.messages]
+        }
         if self.system:
             out["system"] = self.system
         return out
@@ -175,7 +184,9 @@ class InstructionRecord:
                 system = turn["value"]
                 continue
             if who not in SHAREGPT_ROLES:
-                raise RecordError(f"turn {i}: unsupported role {who!r} (tools are not supported)", "conversations")
+                raise RecordError(
+                    f"turn {i}: unsupported role {who!r} (tools are not supported)", "conversations"
+                )
             msgs.append(Message(SHAREGPT_ROLES[who], turn["value"]))  # type: ignore[arg-type]
         return cls(msgs, system=system, source=source, id=id, **kw)
 
@@ -194,5 +205,7 @@ def _text(d: dict[str, Any], key: str, *, required: bool = True) -> str:
     if value is None and not required:
         return ""
     if not isinstance(value, str):
-        raise RecordError("missing or not text" if value is None else f"expected text, got {type(value).__name__}", key)
+        raise RecordError(
+            "missing or not text" if value is None else f"expected text, got {type(value).__name__}", key
+        )
     return value

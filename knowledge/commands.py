@@ -46,6 +46,10 @@ def import_(
     source: Annotated[str | None, typer.Option(help="citation name for the imported facts")] = None,
     encoding: Annotated[str | None, typer.Option(help="force a text encoding (default: detect)")] = None,
     compress: Annotated[bool, typer.Option(help="gzip the graph file")] = False,
+    with_starter: Annotated[
+        bool,
+        typer.Option(help="start from the bundled starter graph (bilingual names, red flags, self-care)"),
+    ] = False,
     progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
 ) -> None:
     """Import public KG files (merged into one graph) and save it; nothing is written if any input is bad."""
@@ -54,6 +58,10 @@ def import_(
     from knowledge.importers import import_file
 
     kg = store.load(merge_into) if merge_into else KnowledgeGraph()
+    if with_starter:
+        from knowledge.starter import load_starter
+
+        kg.merge(load_starter())
     reports = [import_file(kg, p, fmt, source=source, encoding=encoding, progress=progress) for p in paths]
     target = out or merge_into or _graph_path(None)
     size = store.save(kg, target, compress=compress)

@@ -181,10 +181,7 @@ class QA:
         if len(fired) > 1 and "disease_desc" in fired:  # "what is" is a fallback, not a question of its own
             fired.remove("disease_desc")
         if not fired:
-            for kind in (Kind.DISEASE, Kind.SYMPTOM, Kind.DRUG, Kind.CHECK, Kind.FOOD):
-                if kind in kinds:
-                    fired = list(FALLBACK[kind])
-                    break
+            fired = _fallback(mentions)
         drop = "_do_" if deny else "_not_"  # a deny word (不, avoid...) flips eat ↔ avoid
         fired = [i for i in fired if not (i.endswith("_food") or i.startswith("food_")) or drop not in i]
         return fired, mentions
@@ -202,6 +199,8 @@ class QA:
             return ans
         for intent in intents:
             ans.lines += self._answer_intent(intent, mentions, lang, k, ans)
+        if ans.found:  # "高血压要吃啥药" also asks about food: say nothing when only that part is missing
+            ans.lines = [line for line in ans.lines if line.found]
         return ans
 
     def _t(self, name: str, lang: str, **kw: str) -> str:
@@ -245,6 +244,8 @@ class QA:
         ref = attribute(kg, key, self.spec["attributes"][intent], lang)
         if ref is None and intent == "disease_cureway":  # our starter graph says what helps at home
             ref = attribute(kg, key, "self_care", lang)
+        if ref is None and intent == "disease_desc":  # no description: its symptoms describe it best
+            return self._list("disease_symptom", key, lang)
         if ref is None:
             return Line(intent, key, self._t("missing", lang, d=name), found=False)
         return Line(intent, key, self._t(intent, lang, d=name, text=ref.text or ""), [ref])
@@ -269,6 +270,19 @@ class QA:
         items = [_candidate_text(kg, c, lang) for c in ans.candidates]
         refs = [r for c in ans.candidates for r in c.evidence]
         return Line(intent, "", self._t(intent, lang, s=sym, items=_join(items, lang)), refs)
+
+
+def _fallback(mentions: list[Mention]) -> list[str]:
+    """Intents for a question without question words: what its entities most likely ask about."""
+    symptom_spans = {(m.start, m.end) for m in mentions if m.kind == Kind.SYMPTOM}
+    disease_only = [m for m in mentions if m.kind == Kind.DISEASE and (m.start, m.end) not in symptom_spans]
+    if symptom_spans and (len(symptom_spans) > 1 or not disease_only):  # "头痛，恶心，怕光" lists symptoms
+        return ["symptom_disease"]
+    kinds = {m.kind for m in mentions}
+    for kind in (Kind.DISEASE, Kind.SYMPTOM, Kind.DRUG, Kind.CHECK, Kind.FOOD):
+        if kind in kinds:
+            return list(FALLBACK[kind])
+    return []
 
 
 def _candidate_text(kg: Any, c: Candidate, lang: str) -> str:

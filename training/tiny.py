@@ -62,7 +62,9 @@ def build_tiny(model: str, out: Path, dataset: str, vocab_size: int = 2000, seed
     shape = {"vocab_size": len(fast), "hidden_size": 128, "intermediate_size": 256, "num_hidden_layers": 2,
              "num_attention_heads": 2, "max_position_embeddings": 1024, "pad_token_id": fast.pad_token_id}  # fmt: skip
     if family == "llama":
-        cfg = LlamaConfig(**shape, num_key_value_heads=2, bos_token_id=fast.bos_token_id, eos_token_id=fast.eos_token_id)
+        cfg = LlamaConfig(
+            **shape, num_key_value_heads=2, bos_token_id=fast.bos_token_id, eos_token_id=fast.eos_token_id
+        )
         net = LlamaForCausalLM(cfg)
     else:
         eos = [fast.convert_tokens_to_ids(t) for t in ("<|endoftext|>", "<|user|>")]

@@ -107,6 +107,10 @@ def _configure_engine(manager: GenerationManager, settings: Settings) -> None:
     """Build the configured engine; a broken model config leaves the app up (``/readyz`` says why)."""
     try:
         config = settings.chat_settings()
+        serving = _optional_module("webapp.services.serving")
+        if serving is not None:  # an admin's saved choice of backend/model wins over the environment
+            with manager.db.session() as session:
+                config = serving.current_config(session=session, settings=settings)
         manager.params = config.params
         manager.engine = build_engine(config)
     except ChatDoctorError as exc:

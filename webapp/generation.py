@@ -112,6 +112,7 @@ class GenerationManager:
 
         if self._threads:
             return 0
+        self.broker.heartbeat(self.worker_id)
         with self.db.session() as session:
             recovered = recover_interrupted(session=session, live_workers=self._live_workers())
         for i in range(self.settings.generation_threads):

@@ -17,6 +17,7 @@ from chatdoctor.backends.base import Backend, register_backend
 from chatdoctor.backends.hf_load import Loaded, load
 from chatdoctor.backends.stops import StopMatcher
 from chatdoctor.config import ChatConfig
+from chatdoctor.errors import InputTooLong
 from chatdoctor.templates import get_template, render, split_system
 from chatdoctor.types import Delta, FinishReason, GenParams, Message, as_messages
 
@@ -119,6 +120,18 @@ class HFBackend(Backend):
         text = render(self.template, as_messages(messages))
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
+    def _room(self, prompt_len: int, max_new_tokens: int) -> int:
+        """``max_new_tokens`` clamped to what the context window leaves after the prompt."""
+        window = self.context_window
+        if window is None:
+            return max_new_tokens
+        if prompt_len >= window:
+            raise InputTooLong(
+                f"the prompt is {prompt_len} tokens but the model's context window is {window}: "
+                "shorten the conversation (the chat engine drops old turns for you)"
+            )
+        return min(max_new_tokens, window - prompt_len)
+
     def describe(self) -> dict[str, str]:
         info = {"backend": self.name, "model": str(self.loaded.model_dir), "template": self.template_name}
         info.update(device=self.loaded.device, dtype=self.loaded.dtype)
@@ -143,16 +156,19 @@ class HFBackend(Backend):
         enc = self.tokenizer(render(self.template, messages), return_tensors="pt", add_special_tokens=False)
         enc = enc.to(self.model.device)
         prompt_len = enc["input_ids"].shape[1]
+        limit = self._room(prompt_len, params.max_new_tokens)
         sampling = params.temperature > 0
         gen = GenerationConfig(
-            max_new_tokens=params.max_new_tokens,
+            max_new_tokens=limit,
             do_sample=sampling,
             temperature=params.temperature if sampling else None,
             top_p=params.top_p if sampling else None,
             top_k=params.top_k if sampling and params.top_k > 0 else None,
             repetition_penalty=params.repetition_penalty,
             eos_token_id=self._stop_ids or None,
-            pad_token_id=self.tokenizer.pad_token_id or (self._stop_ids or [None])[0],
+            pad_token_id=self.tokenizer.pad_token_id
+            if self.tokenizer.pad_token_id is not None
+            else (self._stop_ids or [None])[0],
         )
 
         def work(out: queue.Queue, halt: threading.Event, cancel: threading.Event | None) -> dict:
@@ -166,7 +182,7 @@ class HFBackend(Backend):
                     stopping_criteria=_halting(halt, cancel),
                 )[0, prompt_len:].tolist()
             hit_eos = bool(ids) and ids[-1] in self._stop_ids
-            return {"tokens": len(ids), "eos": hit_eos}
+            return {"tokens": len(ids), "eos": hit_eos, "limit": limit}
 
         return work
 
@@ -184,7 +200,9 @@ class HFBackend(Backend):
                 pairs = [(f"{system}\n\n{pairs[0][0]}", pairs[0][1]), *pairs[1:]] if pairs else pairs
                 query = query if pairs else f"{system}\n\n{query}"
             history = pairs
-        max_length = (self.count_tokens(messages) or 0) + params.max_new_tokens  # ChatGLM: prompt + output
+        prompt_len = self.count_tokens(messages) or 0
+        limit = self._room(prompt_len, params.max_new_tokens)
+        max_length = prompt_len + limit  # ChatGLM's max_length counts prompt + output
 
         def work(out: queue.Queue, halt: threading.Event, cancel: threading.Event | None) -> dict:
             text = ""
@@ -203,7 +221,7 @@ class HFBackend(Backend):
                     if isinstance(text, str):
                         out.put(text)
             n = len(self.tokenizer(text, add_special_tokens=False)["input_ids"]) if text else 0
-            return {"tokens": n, "eos": n < params.max_new_tokens}
+            return {"tokens": n, "eos": n < limit, "limit": limit}
 
         return work
 
@@ -253,7 +271,7 @@ class HFBackend(Backend):
             reason = "stop"
         elif cancel is not None and cancel.is_set():
             reason = "abort"
-        elif not result.get("eos") and result.get("tokens", 0) >= params.max_new_tokens:
+        elif not result.get("eos") and result.get("tokens", 0) >= result.get("limit", params.max_new_tokens):
             reason = "length"
         return Delta(finish_reason=reason)
 

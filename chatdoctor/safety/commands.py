@@ -18,7 +18,9 @@ app = typer.Typer(no_args_is_help=True, help="Safety layer: triage a message, sc
 @app.command()
 def triage(
     message: Annotated[str, typer.Argument(help="The user message to triage (Chinese or English).")],
-    locale: Annotated[str | None, typer.Option(help="Locale for the emergency number, e.g. zh-CN, en-US, de-DE.")] = None,
+    locale: Annotated[
+        str | None, typer.Option(help="Locale for the emergency number, e.g. zh-CN, en-US, de-DE.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full decision as JSON.")] = False,
     no_classifier: Annotated[bool, typer.Option("--no-classifier", help="Rules layer only.")] = False,
 ) -> None:
@@ -42,7 +44,9 @@ def triage(
 @app.command()
 def scrub(
     file: Annotated[str, typer.Argument(help="A text file to scrub, or - for stdin.")],
-    spans: Annotated[bool, typer.Option("--spans", help="Also print the replaced spans (kind, start, end) to stderr.")] = False,
+    spans: Annotated[
+        bool, typer.Option("--spans", help="Also print the replaced spans (kind, start, end) to stderr.")
+    ] = False,
 ) -> None:
     """Replace PII/PHI (names, addresses, dates, phones, ids ...) with typed placeholders; print to stdout."""
     from chatdoctor.safety.pii import scrub as scrub_text

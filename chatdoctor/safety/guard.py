@@ -15,7 +15,7 @@ from chatdoctor.engine import OutputCheck, TriageResult
 from chatdoctor.safety.classifier import Classifier
 from chatdoctor.safety.output import Policy, ReplyCheck, check_reply, load_policy
 from chatdoctor.safety.responses import Responses, load_responses
-from chatdoctor.safety.rules import load_rules, level_rank
+from chatdoctor.safety.rules import level_rank, load_rules
 from chatdoctor.safety.text import detect_lang
 from chatdoctor.safety.triage import Decision, LlmCheck, Triager
 from chatdoctor.types import Message
@@ -37,7 +37,11 @@ class SafetyTriage(TriageResult):
         """The ``safety_events`` row for this decision (None for routine/self-care)."""
         if self.level not in ("emergency", "urgent") and self.category != "safety_check_failed":
             return None
-        kind = "self_harm" if self.category == "self_harm" else ("emergency" if self.level == "emergency" else "urgent")
+        kind = (
+            "self_harm"
+            if self.category == "self_harm"
+            else ("emergency" if self.level == "emergency" else "urgent")
+        )
         action = "short_circuit" if self.response else ("banner" if self.banner else "flagged")
         return {"category": kind, "detail": self.category or "", "rule_or_model": f"{self.source}:{self.version}",
                 "action_taken": action, "escalated_to": "clinician_review" if self.needs_review else ""}  # fmt: skip
@@ -111,8 +115,12 @@ class SafetyGuard:
         decision = self.triager.decide(users[-1])
         if decision.level != "emergency" and len(users) > 1:
             joined = self.triager.decide("\n".join(users[-CONTEXT_TURNS - 1 :]))
-            latest_terms = {h.term for h in decision.scan.hits if h.status == "current"} if decision.scan else set()
-            combo_terms = {h.term for h in joined.scan.hits if h.status == "current"} if joined.scan else set()
+            latest_terms = (
+                {h.term for h in decision.scan.hits if h.status == "current"} if decision.scan else set()
+            )
+            combo_terms = (
+                {h.term for h in joined.scan.hits if h.status == "current"} if joined.scan else set()
+            )
             if joined.level == "emergency" and joined.source == "rules" and latest_terms & combo_terms:
                 joined.evidence = [*joined.evidence, "combined with earlier turns"]
                 decision = joined
@@ -123,7 +131,11 @@ class SafetyGuard:
         r = self.responses
         response = banner = None
         if d.level == "emergency":
-            response = r.self_harm(lang, self.locale) if d.category == "self_harm" else r.emergency(d.category, lang, self.locale)
+            response = (
+                r.self_harm(lang, self.locale)
+                if d.category == "self_harm"
+                else r.emergency(d.category, lang, self.locale)
+            )
         elif d.level == "urgent":
             banner = r.text("urgent_banner", lang, self.locale)
         return SafetyTriage(

@@ -42,7 +42,15 @@ def load_policy(path: str | Path | None = None) -> Policy:
         data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise DataError(f"cannot load policy: {exc}", path=path) from None
-    keys = ("dose", "paediatric", "diagnosis_en", "diagnosis_zh", "diagnosis_zh_condition", "method_lethality", "disclaimer_present")
+    keys = (
+        "dose",
+        "paediatric",
+        "diagnosis_en",
+        "diagnosis_zh",
+        "diagnosis_zh_condition",
+        "method_lethality",
+        "disclaimer_present",
+    )
     out: dict[str, re.Pattern[str]] = {}
     for key in (*keys, *(f"high_risk_drugs.{d}" for d in data.get("high_risk_drugs", {}))):
         raw = data.get(key) if "." not in key else data["high_risk_drugs"][key.split(".", 1)[1]]
@@ -60,7 +68,9 @@ def _sentences(text: str) -> list[str]:
     return _SENTENCE.findall(text) or [text]
 
 
-def check_dosing(text: str, context: str, audience: str, policy: Policy, responses: Responses, lang: str) -> tuple[str, list[str]]:
+def check_dosing(
+    text: str, context: str, audience: str, policy: Policy, responses: Responses, lang: str
+) -> tuple[str, list[str]]:
     """Patient: replace sentences that give an individual dose of a high-risk drug (or any child's dose)."""
     p = policy.patterns
     child = bool(p["paediatric"].search(context.lower()))
@@ -77,7 +87,10 @@ def check_dosing(text: str, context: str, audience: str, policy: Policy, respons
                 flagged += kinds
                 if audience != "clinician":
                     if not redirected:
-                        out.append(responses.text("dosing_redirect", lang) + (" " if not sentence.endswith("\n") else "\n"))
+                        out.append(
+                            responses.text("dosing_redirect", lang)
+                            + (" " if not sentence.endswith("\n") else "\n")
+                        )
                         redirected = True
                     continue
         out.append(sentence)
@@ -99,7 +112,12 @@ def soften_diagnosis(text: str, policy: Policy, responses: Responses, lang: str)
         return soft[0].upper() + soft[1:] if starts_sentence else soft
 
     text = re.sub(policy.patterns["diagnosis_en"].pattern, en, text, flags=re.IGNORECASE)
-    zh = re.compile("(?:" + policy.patterns["diagnosis_zh"].pattern + ")" + policy.patterns["diagnosis_zh_condition"].pattern)
+    zh = re.compile(
+        "(?:"
+        + policy.patterns["diagnosis_zh"].pattern
+        + ")"
+        + policy.patterns["diagnosis_zh_condition"].pattern
+    )
 
     def zh_sub(m: re.Match[str]) -> str:
         nonlocal count
@@ -123,8 +141,18 @@ def check_reply(
     lang = detect_lang(text) if text.strip() else detect_lang(user_context)
     version = policy.version
     if self_harm_context and policy.patterns["method_lethality"].search(text.lower()):
-        event = {"category": "self_harm", "rule_or_model": version, "action_taken": "blocked_method_or_lethality"}
-        return ReplyCheck(responses.self_harm(lang, locale), True, ["blocked method/lethality content after a self-harm context"], version, [event])
+        event = {
+            "category": "self_harm",
+            "rule_or_model": version,
+            "action_taken": "blocked_method_or_lethality",
+        }
+        return ReplyCheck(
+            responses.self_harm(lang, locale),
+            True,
+            ["blocked method/lethality content after a self-harm context"],
+            version,
+            [event],
+        )
     notes: list[str] = []
     events: list[dict[str, str]] = []
     new, kinds = check_dosing(text, user_context, audience, policy, responses, lang)
@@ -136,6 +164,10 @@ def check_reply(
     if softened:
         notes.append(f"softened {softened} definite diagnosis statement(s)")
     if not policy.patterns["disclaimer_present"].search(new):
-        new = f"{new}\n\n{responses.text('disclaimer', lang, locale)}" if new else responses.text("disclaimer", lang, locale)
+        new = (
+            f"{new}\n\n{responses.text('disclaimer', lang, locale)}"
+            if new
+            else responses.text("disclaimer", lang, locale)
+        )
         notes.append("disclaimer attached")
     return ReplyCheck(new, new != text, notes, version, events)

@@ -19,8 +19,21 @@ _SURNAMES = (
 )
 _CN = r"[\u4e00-\u9fff]"
 _ZH_NAME = rf"[{_SURNAMES}](?:某某|某|{_CN}{{1,2}})(?=[,,。.!!??、;;::\s]|$|先生|女士|医生|大夫|老师|护士|患者|的|今年|是|在|来|说|因|于|岁|男|女|，)"
-_EN_NAME = r"[A-Z][a-z]+(?:[ -][A-Z][a-z]+){0,2}"
-_NOT_NAMES = {"Doctor", "Doc", "There", "All", "Team", "Sir", "Madam", "Everyone", "Nurse", "Thanks", "Thank", "Please"}
+_EN_NAME = r"[A-Z][a-z]+(?:'[A-Z][a-z]+)?(?:[ -][A-Z][a-z]*(?:'[A-Z][a-z]+)?){0,2}"
+_NOT_NAMES = {
+    "Doctor",
+    "Doc",
+    "There",
+    "All",
+    "Team",
+    "Sir",
+    "Madam",
+    "Everyone",
+    "Nurse",
+    "Thanks",
+    "Thank",
+    "Please",
+}
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _MONTHS = r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
 _STREET = r"(?:street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|way|place|pl|terrace|crescent|close)\b\.?"
@@ -55,7 +68,9 @@ def valid_cn_id(number: str) -> bool:
     return "10X98765432"[total % 11] == number[17].upper()
 
 
-def _rx(kind: str, pattern: str, flags: int = re.IGNORECASE, group: int | str = 0) -> Callable[[str], Iterator[Span]]:
+def _rx(
+    kind: str, pattern: str, flags: int = re.IGNORECASE, group: int | str = 0
+) -> Callable[[str], Iterator[Span]]:
     compiled = re.compile(pattern, flags)
 
     def find(text: str) -> Iterator[Span]:
@@ -108,7 +123,7 @@ def _names(text: str) -> Iterator[Span]:
 
 
 _ZH_ADDRESS = re.compile(
-    rf"(?:{_CN}{{2,6}}(?:省|自治区))?(?:{_CN}{{2,6}}市)?{_CN}{{2,6}}(?:区|县){_CN}{{1,10}}?(?:路|街|大道|巷|胡同|村|镇|乡|小区)"
+    rf"(?:{_CN}{{2,6}}(?:省|自治区))?(?:{_CN}{{2,6}}市)?{_CN}{{2,6}}(?:区|县)(?:{_CN}{{1,10}}?(?:大街|大道|路|街|巷|胡同|村|镇|乡|小区|段))+"
     rf"(?:\d+号)?(?:{_CN}{{0,6}}?\d+(?:号楼|栋|幢|单元|室))*"
 )
 _ADDRESS_LEAD = ("住在", "家住", "位于", "来自", "住址", "地址", "我家", "在", "住", "到", "是", ":", ":")
@@ -134,14 +149,18 @@ def _generic_ids(text: str) -> Iterator[Span]:
         yield Span(m.start(), m.end(), "ID")
 
 
-def _keyed(kind: str, keys: str, value: str = r"(?=[A-Z-]*\d)[A-Z0-9][A-Z0-9-]{3,}") -> Callable[[str], Iterator[Span]]:
-    return _rx(kind, rf"(?:{keys})\s*(?:number|no\.?|num|#|id|号码?)?\s*(?:is|[:#=:])?\s*(?P<v>{value})", group="v")
+def _keyed(
+    kind: str, keys: str, value: str = r"(?=[A-Z-]*\d)[A-Z0-9][A-Z0-9-]{3,}"
+) -> Callable[[str], Iterator[Span]]:
+    return _rx(
+        kind, rf"(?:{keys})\s*(?:number|no\.?|num|#|id|号码?)?\s*(?:is|[:#=:])?\s*(?P<v>{value})", group="v"
+    )
 
 
 _FINDERS: tuple[Callable[[str], Iterator[Span]], ...] = (
     _rx("EMAIL", r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"),
     _rx("URL", r"\b(?:https?://|www\.)[^\s<>\"',,。]+"),
-    _rx("IP", r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.])"),
+    _rx("IP", r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?!\d|\.\d)"),
     _rx("IP", r"\b(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}\b"),
     _rx("DEVICE", r"\b(?:[0-9a-f]{2}[:-]){5}[0-9a-f]{2}\b"),
     _rx("SSN", r"(?<!\d)\d{3}-\d{2}-\d{4}(?!\d)"),
@@ -152,18 +171,39 @@ _FINDERS: tuple[Callable[[str], Iterator[Span]], ...] = (
     _keyed("ACCOUNT", r"\baccount|\bacct|银行卡|卡号|账号|账户"),
     _keyed("LICENSE", r"\blicen[cs]e|\bdea|\bnpi|驾驶证|驾照|执业证(?:书)?|资格证"),
     _keyed("DEVICE", r"\bserial|\bdevice|\bimei|\bpacemaker|设备|序列号"),
-    _rx("VEHICLE", r"\b[A-HJ-NPR-Z0-9]{17}\b(?<=\d[A-HJ-NPR-Z0-9]{16})|\b(?:vin|plate|licen[cs]e plate)\s*(?:number|no\.?|#)?\s*[:#]?\s*([A-Z0-9-]{5,8})\b", re.IGNORECASE),
-    _rx("VEHICLE", r"[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼][A-Z]·?[A-Z0-9]{5,6}", 0),
+    _rx(
+        "VEHICLE",
+        r"\b[A-HJ-NPR-Z0-9]{17}\b(?<=\d[A-HJ-NPR-Z0-9]{16})|\b(?:vin|plate|licen[cs]e plate)\s*(?:number|no\.?|#)?\s*[:#]?\s*([A-Z0-9-]{5,8})\b",
+        re.IGNORECASE,
+    ),
+    _rx(
+        "VEHICLE", r"[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼][A-Z]·?[A-Z0-9]{5,6}", 0
+    ),
     _phones,
-    _rx("ADDRESS", rf"\b\d{{1,5}}\s+(?:[A-Z][a-z]+\s){{1,3}}{_STREET}(?:,?\s*(?:apt|apartment|suite|unit|flat)\s*\w+)?", re.IGNORECASE),
+    _rx(
+        "ADDRESS",
+        rf"\b\d{{1,5}}\s+(?:[A-Z][a-z]+\s){{1,3}}{_STREET}(?:,?\s*(?:apt|apartment|suite|unit|flat)\s*\w+)?",
+        re.IGNORECASE,
+    ),
     _zh_addresses,
     _rx("ADDRESS", rf"{_CN}{{2,8}}(?:路|街|大道|巷)\d+号(?:\d+(?:号楼|栋|单元|室))*", 0),
     _rx("ADDRESS", r",\s*([A-Z][a-z]+(?: [A-Z][a-z]+)?),\s*[A-Z]{2}\s+\d{5}\b", 0, group=1),
-    _rx("ZIP", r"\b(?:A[KLRZ]|C[AOT]|D[CE]|FL|GA|HI|I[ADLN]|K[SY]|LA|M[ADEINOST]|N[CDEHJMVY]|O[HKR]|PA|RI|S[CD]|T[NX]|UT|V[AT]|W[AIVY])\s+(?P<v>\d{5}(?:-\d{4})?)\b", 0, group="v"),
+    _rx(
+        "ZIP",
+        r"\b(?:A[KLRZ]|C[AOT]|D[CE]|FL|GA|HI|I[ADLN]|K[SY]|LA|M[ADEINOST]|N[CDEHJMVY]|O[HKR]|PA|RI|S[CD]|T[NX]|UT|V[AT]|W[AIVY])\s+(?P<v>\d{5}(?:-\d{4})?)\b",
+        0,
+        group="v",
+    ),
     _keyed("ZIP", r"\bzip(?: code)?|\bpostcode|\bpostal code|邮编|邮政编码", r"\d{5,6}(?:-\d{4})?"),
-    _rx("DATE", rf"\b\d{{4}}[-/.]\d{{1,2}}[-/.]\d{{1,2}}\b|\b\d{{1,2}}[-/.]\d{{1,2}}[-/.]\d{{2,4}}\b|\b{_MONTHS}\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?\b|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTHS}(?:,?\s+\d{{4}})?\b"),
+    _rx(
+        "DATE",
+        rf"\b\d{{4}}[-/.]\d{{1,2}}[-/.]\d{{1,2}}\b|\b\d{{1,2}}[-/.]\d{{1,2}}[-/.]\d{{2,4}}\b|\b{_MONTHS}\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?\b|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTHS}(?:,?\s+\d{{4}})?\b",
+    ),
     _rx("DATE", r"(?:\d{4}\s*年\s*)?\d{1,2}\s*月\s*\d{1,2}\s*[日号]|\d{4}\s*年\s*\d{1,2}\s*月", 0),
-    _rx("AGE", r"\b(?:aged?\s+)?(?:9\d|1[0-4]\d)(?:[ -]?(?:years?|yrs?)(?:[ -]old)?|[ -]?y/?o\b)|\baged?\s+(?:9\d|1[0-4]\d)\b|(?<!\d)(?:9\d|1[0-4]\d)\s*(?:岁|周岁)"),
+    _rx(
+        "AGE",
+        r"\b(?:aged?\s+)?(?:9\d|1[0-4]\d)(?:[ -]?(?:years?|yrs?)(?:[ -]old)?|[ -]?y/?o\b)|\baged?\s+(?:9\d|1[0-4]\d)\b|(?<!\d)(?:9\d|1[0-4]\d)\s*(?:岁|周岁)",
+    ),
     _names,
     _generic_ids,
 )
@@ -179,7 +219,12 @@ def find_spans(text: str) -> list[Span]:
             clash = [c for c in chosen if c.start < span.end and span.start < c.end]
             if not clash:
                 chosen.append(span)
-            elif all(rank > 0 and (span.end - span.start) > 1.5 * (c.end - c.start) and c.kind in ("DATE", "ID", "PHONE") for c in clash):
+            elif all(
+                rank > 0
+                and (span.end - span.start) > 1.5 * (c.end - c.start)
+                and c.kind in ("DATE", "ID", "PHONE")
+                for c in clash
+            ):
                 chosen = [c for c in chosen if c not in clash] + [span]
     return sorted(chosen, key=lambda s: s.start)
 

@@ -81,12 +81,16 @@ def load_responses(path: str | Path | None = None) -> Responses:
         raise DataError(f"cannot read responses: {exc.strerror}", path=path) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise DataError(f"invalid YAML: {getattr(exc, 'problem', exc)}", path=path, line=mark.line + 1 if mark else None) from None
+        raise DataError(
+            f"invalid YAML: {getattr(exc, 'problem', exc)}", path=path, line=mark.line + 1 if mark else None
+        ) from None
     if not isinstance(data, dict):
         raise DataError("expected a mapping", path=path)
     for key in _REQUIRED:
         if key not in data:
             raise DataError("missing key", path=path, field=key)
-        if key not in ("version", "emergency_numbers") and not all(lang in data[key] for lang in ("en", "zh")):
+        if key not in ("version", "emergency_numbers") and not all(
+            lang in data[key] for lang in ("en", "zh")
+        ):
             raise DataError("needs both 'en' and 'zh'", path=path, field=key)
     return Responses(data, path)

@@ -101,11 +101,18 @@ def _line_of(node: yaml.Node | None, *keys: str) -> int | None:
 
 def _compile(pattern: Any, path: Path, root: yaml.Node, *where: str) -> re.Pattern[str]:
     if not isinstance(pattern, str) or not pattern:
-        raise DataError("expected a non-empty regex string", path=path, line=_line_of(root, *where[:2]), field=".".join(where))
+        raise DataError(
+            "expected a non-empty regex string",
+            path=path,
+            line=_line_of(root, *where[:2]),
+            field=".".join(where),
+        )
     try:
         return re.compile(pattern)
     except re.error as exc:
-        raise DataError(f"bad regex: {exc}", path=path, line=_line_of(root, *where[:2]), field=".".join(where)) from None
+        raise DataError(
+            f"bad regex: {exc}", path=path, line=_line_of(root, *where[:2]), field=".".join(where)
+        ) from None
 
 
 def _category(name: str, spec: Any, terms: dict[str, Any], path: Path, root: yaml.Node) -> Category:
@@ -141,14 +148,17 @@ def load_rules(path: str | Path | None = None) -> RuleSet:
         raise DataError(f"cannot read rules: {exc.strerror}", path=path) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise DataError(f"invalid YAML: {getattr(exc, 'problem', exc)}", path=path, line=mark.line + 1 if mark else None) from None
+        raise DataError(
+            f"invalid YAML: {getattr(exc, 'problem', exc)}", path=path, line=mark.line + 1 if mark else None
+        ) from None
     if not isinstance(data, dict):
         raise DataError("expected a mapping at the top level", path=path)
     for key in ("version", "terms", "categories", "context"):
         if key not in data:
             raise DataError("missing key", path=path, field=key)
     terms = {
-        name: [_compile(p, path, root, "terms", name) for p in (pats or [])] for name, pats in data["terms"].items()
+        name: [_compile(p, path, root, "terms", name) for p in (pats or [])]
+        for name, pats in data["terms"].items()
     }
     categories = [_category(n, s, terms, path, root) for n, s in data["categories"].items()]
     ctx = data["context"]
@@ -163,7 +173,9 @@ def _mask(text: str, pattern: re.Pattern[str]) -> str:
     return pattern.sub(lambda m: "_" * len(m.group(0)), text)
 
 
-def _status(rules: RuleSet, text: str, masked: str, starts: list[int], start: int, end: int, present: bool) -> str:
+def _status(
+    rules: RuleSet, text: str, masked: str, starts: list[int], start: int, end: int, present: bool
+) -> str:
     ctx = rules.context
     ci = max(i for i, s in enumerate(starts) if s <= start)
     cstart = starts[ci]
@@ -173,8 +185,12 @@ def _status(rules: RuleSet, text: str, masked: str, starts: list[int], start: in
     cues = list(ctx["negation_en"].finditer(before))
     if cues and len(before[cues[-1].end() :].split()) <= rules.windows["en"]:
         return "negated"
-    if ctx["negation_zh"].search(before[-rules.windows["zh"] :]):
-        return "negated"
+    if ctx["negation_zh"].search(before[-rules.windows["zh"] :]) or ctx["negation_zh"].search(
+        masked[start:end]
+    ):
+        return (
+            "negated"  # Chinese patterns have gaps ("喉咙.{0,3}肿"): a cue inside ("喉咙都没肿") negates too
+        )
     past = ctx["historical"].search(clause) or ctx["historical_after"].search(text[end:cend])
     if past and not ctx["present"].search(clause):
         return "historical"

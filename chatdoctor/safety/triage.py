@@ -55,9 +55,8 @@ def rule_decision(rules: RuleSet, text: str) -> Decision:
             if all(groups):
                 fired = (cat.level, [g[0].text for g in groups])
                 break
-        if fired is None and cat.detector:
-            if evidence := DETECTORS[cat.detector](found.text):
-                fired = (cat.level, evidence)
+        if fired is None and cat.detector and (evidence := DETECTORS[cat.detector](found.text)):
+            fired = (cat.level, evidence)
         if fired is None:
             urgent = [h.text for t in cat.urgent for h in found.current(t)]
             fired = ("urgent", urgent) if urgent else None
@@ -87,7 +86,9 @@ def _content_size(text: str) -> int:
 class Triager:
     """Runs the layers on a message; ``version`` names the rules and the classifier together."""
 
-    def __init__(self, rules: RuleSet, classifier: Classifier | None = None, llm_check: LlmCheck | None = None) -> None:
+    def __init__(
+        self, rules: RuleSet, classifier: Classifier | None = None, llm_check: LlmCheck | None = None
+    ) -> None:
         self.rules = rules
         self.classifier = classifier
         self.llm_check = llm_check
@@ -119,13 +120,17 @@ class Triager:
         decision.scores = {k: round(v, 3) for k, v in sorted(pred.probs.items(), key=lambda kv: -kv[1])[:3]}
         if pred.label == "infant_fever":
             # Ages and temperatures are numbers the detector reads; the model only knows "baby + fever".
-            decision.raise_to("urgent", "urgent_care", [f"classifier infant_fever p={pred.prob:.2f}"], "classifier")
+            decision.raise_to(
+                "urgent", "urgent_care", [f"classifier infant_fever p={pred.prob:.2f}"], "classifier"
+            )
         elif pred.label in LABELS_EMERGENCY:
             # The rules already weighed this message: set-aside mentions or their own (lower) verdict on
             # the same category need a more confident model to overrule them.
             weighed = bool(decision.scan.suppressed()) or decision.category == pred.label
             needed = RAISE_EMERGENCY_SUPPRESSED if weighed else RAISE_EMERGENCY
             if pred.prob >= needed:
-                decision.raise_to("emergency", pred.label, [f"classifier {pred.label} p={pred.prob:.2f}"], "classifier")
+                decision.raise_to(
+                    "emergency", pred.label, [f"classifier {pred.label} p={pred.prob:.2f}"], "classifier"
+                )
         elif pred.label == "urgent" and pred.prob >= RAISE_URGENT and not decision.scan.suppressed():
             decision.raise_to("urgent", "urgent_care", [f"classifier urgent p={pred.prob:.2f}"], "classifier")

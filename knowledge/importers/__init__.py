@@ -69,7 +69,7 @@ def detect_format(path: str | Path) -> str:
     first = head.lstrip().split("\n", 1)[0].strip().casefold()
     if path.suffix.lower() == ".txt" and not first.startswith(("{", "[")):
         return "wordlist"
-    if "tfidf_score" in first and "symptom_name" in first:
+    if "tfidf" in first and "symptom" in first and "\t" in first:
         return "hsdn"
     if first.startswith("name,alias,part"):
         return "kg39"

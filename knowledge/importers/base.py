@@ -124,8 +124,9 @@ def detect_encoding(path: Path) -> str:
     try:
         sample.decode("utf-8")
         return "utf-8"
-    except UnicodeDecodeError:
-        pass
+    except UnicodeDecodeError as exc:
+        if exc.reason == "unexpected end of data" and len(sample) == SAMPLE_BYTES:
+            return "utf-8"  # only the last character of the sample was cut
     from charset_normalizer import from_bytes
 
     best = from_bytes(sample).best()

@@ -53,7 +53,9 @@ def import_chatdoctor(kg: KnowledgeGraph, ctx: ImportContext) -> None:
         _row(kg, ctx, line, {k: cell(row, i) for k, i in cols.items()}, headers)
 
 
-def _row(kg: KnowledgeGraph, ctx: ImportContext, line: int, rec: dict[str, str], headers: dict[str, str]) -> None:
+def _row(
+    kg: KnowledgeGraph, ctx: ImportContext, line: int, rec: dict[str, str], headers: dict[str, str]
+) -> None:
     where = f"line {line}"
     name = ctx.cleaner.name(rec["disease"], Kind.DISEASE, where)
     if name is None:

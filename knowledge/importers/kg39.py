@@ -14,7 +14,21 @@ from knowledge.importers.base import ImportContext, cell, header_index, read_csv
 from knowledge.schema import Kind, Rel
 
 COLUMNS = {"name": ("name",), "symptom": ("symptom",)}
-OPTIONAL = ["alias", "part", "age", "infection", "insurance", "department", "checklist", "complication", "treatment", "drug", "period", "rate", "money"]
+OPTIONAL = [
+    "alias",
+    "part",
+    "age",
+    "infection",
+    "insurance",
+    "department",
+    "checklist",
+    "complication",
+    "treatment",
+    "drug",
+    "period",
+    "rate",
+    "money",
+]
 ATTRS = {
     "age": "susceptible_population",
     "infection": "transmission",
@@ -44,6 +58,7 @@ def import_kg39(kg: KnowledgeGraph, ctx: ImportContext) -> None:
     cols = header_index(ctx, first[1], COLUMNS, line=first[0])
     header = {h.strip().casefold(): i for i, h in enumerate(first[1]) if h.strip()}
     cols.update({c: header[c] for c in OPTIONAL if c in header})
+    needed = max(cols.values()) + 1
     vocab = _vocab(ctx.path.parent)
     for kind, names in vocab.items():
         ctx.cleaner.set_vocab(kind, names)
@@ -53,8 +68,10 @@ def import_kg39(kg: KnowledgeGraph, ctx: ImportContext) -> None:
         if not any(c.strip() for c in row):
             ctx.report.skip("blank row", f"line {line}")
             continue
-        if len(row) < len(header):
-            raise ctx.error(f"row has {len(row)} columns, the header has {len(first[1])}", line=line)
+        if len(row) < needed:
+            raise ctx.error(
+                f"row has {len(row)} columns, expected at least {needed} (broken quoting?)", line=line
+            )
         rec = {k: cell(row, i) for k, i in cols.items()}
         if is_truncated(rec["name"]):
             deferred.append((line, rec))

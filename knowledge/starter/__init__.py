@@ -2,7 +2,8 @@
 
 ``diseases.yaml`` holds one record per condition (names, symptoms most typical first, checks, drugs,
 department, body part, foods, complications, description, cause, red flags, self-care);
-``vocab.yaml`` gives every other entity its English name and aliases. One node per concept: the node
+``vocab.yaml`` gives every other entity its English name and aliases; ``extra.yaml`` adds prevention,
+duration, who-gets-it and outlook texts to some conditions. One node per concept: the node
 name is Chinese, ``Entity.names`` has ``{"zh", "en"}`` and the aliases mix both languages. English
 text attributes sit next to the Chinese ones under ``<attr>_en`` (see ``attr_text``).
 """
@@ -21,6 +22,7 @@ from knowledge.schema import Entity, Kind, Rel, Source
 HERE = Path(__file__).parent
 DISEASES = HERE / "diseases.yaml"
 VOCAB = HERE / "vocab.yaml"
+EXTRA = HERE / "extra.yaml"  # optional texts (prevention, duration, who gets it) for some conditions
 SOURCE_NAME = "starter"
 
 #: diseases.yaml list field → (relation, object kind)
@@ -36,6 +38,7 @@ LIST_FIELDS: dict[str, tuple[Rel, Kind]] = {
 }
 #: diseases.yaml text field → disease attribute (Chinese; English under ``<attr>_en``)
 TEXT_FIELDS = {"desc": "description", "cause": "cause", "red_flags": "red_flags", "self_care": "self_care"}
+EXTRA_FIELDS = ("prevention", "cure_duration", "susceptible_population", "cure_probability")
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~10x faster than pure Python
 REQUIRED = ("name", "en", "symptoms", "department", "desc")
 
@@ -77,14 +80,10 @@ def _add_vocab(kg: KnowledgeGraph, vocab: dict, path: Path) -> dict[tuple[Kind, 
     return keys
 
 
-def _add_disease(kg: KnowledgeGraph, rec: dict, where: str, path: Path) -> str:
-    missing = [f for f in REQUIRED if not rec.get(f)]
-    if missing:
-        raise DataError(f"missing required field(s) {', '.join(missing)}", path=path, field=where)
-    name = str(rec["name"])
-    src = Source(SOURCE_NAME, name)
+def _texts(rec: dict, fields: dict[str, str], where: str, path: Path) -> dict[str, str]:
+    """``{field: {zh, en}}`` → attributes ``attr`` (Chinese) and ``attr_en``."""
     attrs: dict[str, str] = {}
-    for field, attr in TEXT_FIELDS.items():
+    for field, attr in fields.items():
         text = rec.get(field) or {}
         if not isinstance(text, dict):
             raise DataError("expected {zh: ..., en: ...}", path=path, field=f"{where}.{field}")
@@ -92,6 +91,27 @@ def _add_disease(kg: KnowledgeGraph, rec: dict, where: str, path: Path) -> str:
             attrs[attr] = str(text["zh"])
         if text.get("en"):
             attrs[f"{attr}_en"] = str(text["en"])
+    return attrs
+
+
+def _add_extra(kg: KnowledgeGraph, extra: dict, keys: dict[tuple[Kind, str], str], path: Path) -> None:
+    for name, rec in extra.items():
+        key = keys.get((Kind.DISEASE, str(name)))
+        if key is None or not isinstance(rec, dict):
+            raise DataError("not a disease of diseases.yaml (or not a mapping)", path=path, field=str(name))
+        unknown = set(rec) - set(EXTRA_FIELDS)
+        if unknown:
+            raise DataError(f"unknown field(s) {', '.join(sorted(unknown))}", path=path, field=str(name))
+        kg.entity(key).attrs.update(_texts(rec, {f: f for f in EXTRA_FIELDS}, str(name), path))
+
+
+def _add_disease(kg: KnowledgeGraph, rec: dict, where: str, path: Path) -> str:
+    missing = [f for f in REQUIRED if not rec.get(f)]
+    if missing:
+        raise DataError(f"missing required field(s) {', '.join(missing)}", path=path, field=where)
+    name = str(rec["name"])
+    src = Source(SOURCE_NAME, name)
+    attrs = _texts(rec, TEXT_FIELDS, where, path)
     return kg.add_entity(
         Kind.DISEASE,
         name,
@@ -118,7 +138,9 @@ def _add_facts(
             kg.add_edge(subject, rel, keys[(kind, str(obj))], {src})
 
 
-def load_starter(diseases: Path = DISEASES, vocab: Path = VOCAB) -> KnowledgeGraph:
+def load_starter(
+    diseases: Path = DISEASES, vocab: Path = VOCAB, extra: Path | None = EXTRA
+) -> KnowledgeGraph:
     """Build the starter graph from its YAML files (a few milliseconds; callers cache it)."""
     kg = KnowledgeGraph(name="starter")
     voc = _read(vocab) or {}
@@ -134,4 +156,6 @@ def load_starter(diseases: Path = DISEASES, vocab: Path = VOCAB) -> KnowledgeGra
         )
     for i, rec in enumerate(recs):
         _add_facts(kg, rec, f"[{i}] {rec.get('name')}", keys, diseases)
+    if extra is not None and extra.exists():
+        _add_extra(kg, _read(extra) or {}, keys, extra)
     return kg

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from knowledge.graph import KnowledgeGraph
 from knowledge.importers import ImportReport, import_file
 
 
-@lru_cache(maxsize=None)
+@cache
 def imported(path: Path, fmt: str = "auto") -> tuple[KnowledgeGraph, ImportReport]:
     """``path`` imported alone into a fresh graph."""
     kg = KnowledgeGraph()

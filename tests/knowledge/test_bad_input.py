@@ -20,7 +20,11 @@ def _import(path: Path, fmt: str = "auto", **kw) -> DataError:
 
 
 def test_truncated_json_line_names_the_line(shared_data, tmp_path) -> None:
-    lines = (shared_data / "qasystem_medical_sample" / "medical2.json.bak.utf8.jsonl").read_bytes().splitlines(True)
+    lines = (
+        (shared_data / "qasystem_medical_sample" / "medical2.json.bak.utf8.jsonl")
+        .read_bytes()
+        .splitlines(True)
+    )
     bad = tmp_path / "medical.json"
     bad.write_bytes(b"".join(lines[:4]) + lines[4][:300] + b"\r\n" + lines[5])
     err = _import(bad)
@@ -37,7 +41,7 @@ def test_gbk_file_read_as_utf8_names_the_line(shared_data, tmp_path) -> None:
 def test_invalid_bytes_after_the_detection_sample_name_their_line(shared_data, tmp_path) -> None:
     text = (shared_data / "chatdoctor" / "format_dataset.csv").read_bytes()
     bad = tmp_path / "format_dataset.csv"
-    bad.write_bytes(text + b"796,Bad row \xff\xfe,\"['x']\",,\"[]\",\"[]\"\r\n")
+    bad.write_bytes(text + b'796,Bad row \xff\xfe,"[\'x\']",,"[]","[]"\r\n')
     err = _import(bad, "chatdoctor")
     assert err.line is not None and err.line > 796
 
@@ -52,7 +56,11 @@ def test_missing_column_names_the_field(shared_data, tmp_path) -> None:
 
 
 def test_bad_list_literal_names_line_and_column(shared_data, tmp_path) -> None:
-    rows = (shared_data / "chatdoctor" / "disease_database_mini.csv").read_text(encoding="utf-8").splitlines(True)
+    rows = (
+        (shared_data / "chatdoctor" / "disease_database_mini.csv")
+        .read_text(encoding="utf-8")
+        .splitlines(True)
+    )
     rows[3] = rows[3].replace("['", "[", 1)
     bad = tmp_path / "mini.csv"
     bad.write_text("".join(rows[:10]), encoding="utf-8")
@@ -88,3 +96,12 @@ def test_unknown_format_lists_the_known_ones(tmp_path) -> None:
 
 def test_missing_file_is_a_data_error(tmp_path) -> None:
     _import(tmp_path / "nope.csv", "kg39")
+
+
+def test_a_row_cut_short_in_the_39net_table_names_its_line(shared_data, tmp_path) -> None:
+    rows = (shared_data / "kg39_medicalgraph" / "disease.csv").read_bytes().splitlines(True)[:6]
+    rows[3] = rows[3].split(b",")[0] + b",\n"  # a row truncated after its first cell
+    bad = tmp_path / "disease.csv"
+    bad.write_bytes(b"".join(rows))
+    err = _import(bad, "kg39")
+    assert err.line == 4 and "columns" in str(err)

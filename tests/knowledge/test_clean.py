@@ -50,14 +50,18 @@ def test_canonical_makes_known_variants_one_name(a: str, b: str) -> None:
     assert canonical(a) == canonical(b)
 
 
-@pytest.mark.parametrize(("a", "b"), [("肺炎", "肺癌"), ("Hepatitis B", "Hepatitis C"), ("1型糖尿病", "2型糖尿病")])
+@pytest.mark.parametrize(
+    ("a", "b"), [("肺炎", "肺癌"), ("Hepatitis B", "Hepatitis C"), ("1型糖尿病", "2型糖尿病")]
+)
 def test_canonical_keeps_different_entities_apart(a: str, b: str) -> None:
     assert canonical(a) != canonical(b)
 
 
 def test_person_names_are_found_in_the_real_xywy_symptom_lists(shared_data) -> None:
     path = shared_data / "qasystem_medical_sample" / "medical2.json.bak.utf8.jsonl"
-    symptoms = {s for line in path.read_text(encoding="utf-8").splitlines() for s in json.loads(line)["symptom"]}
+    symptoms = {
+        s for line in path.read_text(encoding="utf-8").splitlines() for s in json.loads(line)["symptom"]
+    }
     flagged = {s for s in symptoms if looks_like_person_name(s)}
     assert flagged == {"毓卓", "闫鹏辉", "衣玉品"}  # the three SOURCE.md names, and no real symptom
     assert len(symptoms) > 300

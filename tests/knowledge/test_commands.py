@@ -28,9 +28,12 @@ def test_import_writes_a_graph_and_prints_the_report(shared_data, tmp_path) -> N
 
 def test_import_merge_into_adds_a_second_source_to_the_same_graph(shared_data, tmp_path) -> None:
     out = tmp_path / "g.cdkg"
-    runner.invoke(app, ["import", str(shared_data / "kaggle_disease_symptom"), "--out", str(out), "--no-progress"])
+    runner.invoke(
+        app, ["import", str(shared_data / "kaggle_disease_symptom"), "--out", str(out), "--no-progress"]
+    )
     result = runner.invoke(
-        app, ["import", str(shared_data / "medicine_recommendation"), "--merge-into", str(out), "--no-progress"]
+        app,
+        ["import", str(shared_data / "medicine_recommendation"), "--merge-into", str(out), "--no-progress"],
     )
     assert result.exit_code == 0, result.output
     kg = store.load(out)
@@ -41,7 +44,9 @@ def test_import_merge_into_adds_a_second_source_to_the_same_graph(shared_data, t
 
 def test_stats_and_exports(shared_data, tmp_path) -> None:
     graph = tmp_path / "g.cdkg"
-    runner.invoke(app, ["import", str(shared_data / "hsdn" / "symptoms-DO.tsv"), "--out", str(graph), "--no-progress"])
+    runner.invoke(
+        app, ["import", str(shared_data / "hsdn" / "symptoms-DO.tsv"), "--out", str(graph), "--no-progress"]
+    )
     result = runner.invoke(app, ["stats", "--graph", str(graph), "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
@@ -57,7 +62,9 @@ def test_bad_input_raises_and_writes_nothing(shared_data, tmp_path) -> None:
     bad = tmp_path / "medical.json"
     bad.write_text('{"name": "感冒", "symptom": "发烧"}\n', encoding="utf-8")  # symptom must be a list
     out = tmp_path / "g.cdkg"
-    result = runner.invoke(app, ["import", str(bad), "--format", "qasystem", "--out", str(out), "--no-progress"])
+    result = runner.invoke(
+        app, ["import", str(bad), "--format", "qasystem", "--out", str(out), "--no-progress"]
+    )
     assert isinstance(result.exception, DataError)
     assert result.exception.field == "symptom" and result.exception.line == 1
     assert list(tmp_path.iterdir()) == [bad]
@@ -88,7 +95,9 @@ def test_stats_of_a_missing_graph_is_a_clear_error(tmp_path) -> None:
 
 @pytest.mark.parametrize("fmt", ["csv"])
 def test_export_refuses_an_unknown_format(tmp_path, fmt: str) -> None:
-    result = runner.invoke(app, ["export", "--format", fmt, "--out", str(tmp_path / "x"), "-g", str(tmp_path / "g")])
+    result = runner.invoke(
+        app, ["export", "--format", fmt, "--out", str(tmp_path / "x"), "-g", str(tmp_path / "g")]
+    )
     assert "unknown export format" in str(result.exception)
 
 
@@ -96,3 +105,15 @@ def test_fetch_list_names_every_dataset_with_its_license() -> None:
     result = runner.invoke(app, ["fetch", "--list"])
     assert result.exit_code == 0
     assert "kg39" in result.output and "qasystem_medical" in result.output and "license" in result.output
+
+
+def test_import_with_starter_merges_real_data_into_the_bundled_graph(shared_data, tmp_path) -> None:
+    out = tmp_path / "g.cdkg"
+    src = shared_data / "qasystem_medical_sample" / "medical2.json.bak.utf8.jsonl"
+    result = runner.invoke(app, ["import", str(src), "--with-starter", "--out", str(out), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    kg = store.load(out)
+    assert {"starter", "qasystem_medical"} <= set(store.read_header(out)["sources"])
+    (cold,) = kg.find("感冒", "disease")
+    assert {s.name for s in kg.entity(cold).sources} >= {"starter", "qasystem_medical"}
+    assert kg.entity(cold).names.get("en")  # the starter's English name survives the merge

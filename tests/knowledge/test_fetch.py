@@ -31,7 +31,12 @@ def http_dir(tmp_path):
 
 
 def _registry(tmp_path: Path, url: str, **checksum: str) -> Path:
-    entry = {"format": "hsdn", "description": "t", "import": "s.tsv", "files": [{"path": "s.tsv", "url": url, **checksum}]}
+    entry = {
+        "format": "hsdn",
+        "description": "t",
+        "import": "s.tsv",
+        "files": [{"path": "s.tsv", "url": url, **checksum}],
+    }
     path = tmp_path / "sources.yaml"
     path.write_text(yaml.safe_dump({"tiny": entry}), encoding="utf-8")
     return path
@@ -52,7 +57,9 @@ def test_fetch_accepts_a_git_blob_checksum(http_dir, tmp_path) -> None:
     data = b"hello\n"
     (root / "s.tsv").write_bytes(data)
     blob = "ce013625030ba8dba906f756967f9e9ca394464a"  # `git hash-object` of "hello\n"
-    path = fetch("tiny", tmp_path / "dl", registry=_registry(tmp_path, base + "s.tsv", git_blob=blob), progress=False)
+    path = fetch(
+        "tiny", tmp_path / "dl", registry=_registry(tmp_path, base + "s.tsv", git_blob=blob), progress=False
+    )
     assert path.read_bytes() == data
 
 
@@ -78,12 +85,19 @@ def test_unreachable_host_says_how_to_import_by_hand(tmp_path) -> None:
 def test_http_error_status_is_reported(http_dir, tmp_path) -> None:
     _, base = http_dir
     with pytest.raises(DataError, match="HTTP 404"):
-        fetch("tiny", tmp_path / "dl", registry=_registry(tmp_path, base + "missing.tsv", sha256="0" * 64), progress=False)
+        fetch(
+            "tiny",
+            tmp_path / "dl",
+            registry=_registry(tmp_path, base + "missing.tsv", sha256="0" * 64),
+            progress=False,
+        )
 
 
 def test_no_checksum_needs_explicit_consent(tmp_path) -> None:
     with pytest.raises(DataError, match="--allow-unverified"):
-        fetch("tiny", tmp_path / "dl", registry=_registry(tmp_path, "http://127.0.0.1:9/s.tsv"), progress=False)
+        fetch(
+            "tiny", tmp_path / "dl", registry=_registry(tmp_path, "http://127.0.0.1:9/s.tsv"), progress=False
+        )
 
 
 def test_unknown_name_suggests_the_closest() -> None:
@@ -103,4 +117,7 @@ def test_the_shipped_registry_pins_every_file_with_a_checksum() -> None:
 def test_shipped_checksums_match_the_real_copies(shared_data) -> None:
     kg39 = datasets()["kg39"]
     csv = next(f for f in kg39.files if f.path == "disease.csv")
-    assert hashlib.sha256((shared_data / "kg39_medicalgraph" / "disease.csv").read_bytes()).hexdigest() == csv.sha256
+    assert (
+        hashlib.sha256((shared_data / "kg39_medicalgraph" / "disease.csv").read_bytes()).hexdigest()
+        == csv.sha256
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from knowledge.clean import is_truncated
@@ -12,7 +14,16 @@ from tests.knowledge.kg_data import facts, imported
 
 
 def test_every_format_is_registered() -> None:
-    assert IMPORTERS.names() == ["chatdoctor", "cmekg", "hsdn", "jsonl", "kaggle", "kg39", "qasystem", "wordlist"]
+    assert IMPORTERS.names() == [
+        "chatdoctor",
+        "cmekg",
+        "hsdn",
+        "jsonl",
+        "kaggle",
+        "kg39",
+        "qasystem",
+        "wordlist",
+    ]
 
 
 def test_kg39_imports_the_39net_table_with_aliases_parts_and_lists(shared_data) -> None:
@@ -45,7 +56,15 @@ def test_qasystem_imports_xywy_records_with_every_relation(shared_data) -> None:
     kg, report = imported(shared_data / "qasystem_medical_sample" / "medical2.json.bak.utf8.jsonl")
     assert report.format == "qasystem"
     assert (report.read, report.imported) == (100, 100)
-    assert facts(kg, "百日咳", "has_symptom") == {"吸气时有蝉鸣音", "痉挛性咳嗽", "胸闷", "肺阴虚", "抽搐", "低热", "惊厥"}
+    assert facts(kg, "百日咳", "has_symptom") == {
+        "吸气时有蝉鸣音",
+        "痉挛性咳嗽",
+        "胸闷",
+        "肺阴虚",
+        "抽搐",
+        "低热",
+        "惊厥",
+    }
     assert facts(kg, "百日咳", "common_drug") == {"穿心莲内酯片", "百咳静糖浆"}
     assert facts(kg, "百日咳", "acompany_with") == {"肺不张"}
     assert facts(kg, "百日咳", "belongs_to_department") == {"小儿内科"}
@@ -108,8 +127,13 @@ def test_kaggle_tables_and_medicine_recommendation_merge_into_41_diseases(shared
     assert "disease:Peptic ulcer disease" in kg and "disease:Peptic ulcer diseae" not in kg
     cold = facts(kg, "Common Cold", "has_symptom")
     assert len(cold) == 17 and {"runny nose", "high fever", "loss of smell"} <= cold
-    assert facts(kg, "Diabetes", "common_drug") == {"Insulin", "Metformin", "Sulfonylureas", "DPP-4 inhibitors",
-                                                    "GLP-1 receptor agonists"}
+    assert facts(kg, "Diabetes", "common_drug") == {
+        "Insulin",
+        "Metformin",
+        "Sulfonylureas",
+        "DPP-4 inhibitors",
+        "GLP-1 receptor agonists",
+    }
     assert kg.entity("symptom:skin rash").attrs["severity"] == "3"
     assert "symptom:prognosis" not in kg
     assert med.skipped["'prognosis' is the label column, not a symptom"] == 1
@@ -145,12 +169,15 @@ def test_cmekg_records_in_the_huatuo_shape(tmp_path) -> None:
     assert report.skipped["unknown field '颜色' ignored"] == 1
 
 
-def test_wordlists_become_vocabularies_without_person_names(shared_data) -> None:
-    kg, report = imported(shared_data / "qasystem_medicalkg" / "dict")
+def test_wordlists_become_vocabularies_without_person_names(shared_data, tmp_path) -> None:
+    for name in ("symptom.txt", "department.txt", "deny.txt"):  # the big lists (producer...) add only time
+        shutil.copy(shared_data / "qasystem_medicalkg" / "dict" / name, tmp_path / name)
+    kg = KnowledgeGraph()
+    report = import_file(kg, tmp_path, progress=False)
     assert report.format == "wordlist"
     stats = kg.stats()
     assert stats["entities.department"] == 54
-    assert stats["entities.producer"] == 17201
+    assert 5500 < stats["entities.symptom"] < 5998
     assert stats["facts"] == 0
     assert "symptom:巨登伟" not in kg and "symptom:闫鹏辉" not in kg
     assert report.cleaned["dropped person name in symptom list"] == 28
@@ -172,3 +199,14 @@ def test_wordlists_become_vocabularies_without_person_names(shared_data) -> None
 )
 def test_detect_format_names_each_real_input(shared_data, rel_path: str, fmt: str) -> None:
     assert detect_format(shared_data / rel_path) == fmt
+
+
+def test_utf8_bom_word_list_is_detected_and_the_bom_is_not_part_of_a_name(shared_data, tmp_path) -> None:
+    src = shared_data / "kg39_medicalgraph" / "symptom_vocab.txt"
+    assert src.read_bytes().startswith(b"\xef\xbb\xbf")
+    kg = KnowledgeGraph()
+    report = import_file(kg, src, progress=False)
+    assert report.encoding == "utf-8-sig"
+    first = src.read_text(encoding="utf-8-sig").splitlines()[0].strip()
+    assert f"symptom:{first}" in kg
+    assert not [e.name for e in kg.entities() if "\ufeff" in e.name]

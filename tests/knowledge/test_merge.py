@@ -7,9 +7,16 @@ from knowledge.importers import import_file
 from knowledge.schema import Kind, Rel, Source
 
 
-def test_xywy_and_39net_records_of_one_disease_become_one_node_with_both_sources(shared_data) -> None:
+def test_xywy_and_39net_records_of_one_disease_become_one_node_with_both_sources(
+    shared_data, tmp_path
+) -> None:
+    rows = (shared_data / "kg39_medicalgraph" / "disease.csv").read_bytes().splitlines(True)
+    cold = [r for r in rows if r.decode("gb18030").lstrip().startswith("感冒,")]
+    assert len(cold) == 2  # '感冒' and ' 感冒': a duplicated crawl row
+    part = tmp_path / "disease.csv"
+    part.write_bytes(rows[0] + b"".join(cold))
     kg = KnowledgeGraph()
-    import_file(kg, shared_data / "kg39_medicalgraph" / "disease.csv", "kg39", progress=False)
+    import_file(kg, part, "kg39", progress=False)
     import_file(kg, shared_data / "qasystem_medical_sample" / "medical2.json.bak.utf8.jsonl", progress=False)
     assert kg.find("感冒", Kind.DISEASE) == ["disease:感冒"]
     cold = kg.entity("disease:感冒")

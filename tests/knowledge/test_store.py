@@ -16,13 +16,10 @@ from knowledge.schema import Kind, Rel, Source
 from tests.knowledge.kg_data import imported
 
 
-def _snapshot(kg: KnowledgeGraph) -> tuple:
-    nodes = sorted(
-        (k, e.kind, e.name, e.lang, tuple(sorted(e.aliases)), tuple(sorted(e.names.items())),
-         tuple(sorted(e.attrs.items())), tuple(sorted(e.sources, key=repr)))
-        for k, e in ((k, d["entity"]) for k, d in kg.g.nodes(data=True))
-    )  # fmt: skip
-    edges = sorted((s, o, k, tuple(sorted(d["sources"], key=repr))) for s, o, k, d in kg.g.edges(keys=True, data=True))
+def _snapshot(kg: KnowledgeGraph) -> tuple[dict, set]:
+    """Every entity (by key) and every edge with its sources: equal snapshots mean equal graphs."""
+    nodes = {k: d["entity"] for k, d in kg.g.nodes(data=True)}
+    edges = {(s, o, k, frozenset(d["sources"])) for s, o, k, d in kg.g.edges(keys=True, data=True)}
     return nodes, edges
 
 
@@ -30,8 +27,14 @@ def _snapshot(kg: KnowledgeGraph) -> tuple:
 def small_kg() -> KnowledgeGraph:
     kg = KnowledgeGraph(name="small")
     src = Source("hsdn", "12", 1967.1)
-    kg.add_entity(Kind.DISEASE, "哮喘", source=Source("kg39", "5"), aliases=["支气管哮喘"], names={"en": "Asthma"},
-                  attrs={"cure_probability": "80%"})
+    kg.add_entity(
+        Kind.DISEASE,
+        "哮喘",
+        source=Source("kg39", "5"),
+        aliases=["支气管哮喘"],
+        names={"en": "Asthma"},
+        attrs={"cure_probability": "80%"},
+    )
     kg.add_fact(Kind.DISEASE, "哮喘", Rel.HAS_SYMPTOM, Kind.SYMPTOM, "喘息", source=src)
     kg.add_fact(Kind.DISEASE, "哮喘", Rel.HAS_SYMPTOM, Kind.SYMPTOM, "喘息", source=Source("kg39", "5"))
     return kg

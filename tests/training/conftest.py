@@ -29,7 +29,9 @@ def genmed_jsonl(shared_data, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def genmed_small_jsonl(shared_data, tmp_path_factory) -> Path:
     """64 other GenMedGPT-5k dialogues (a second stage's data)."""
-    return write_genmedgpt(shared_data, tmp_path_factory.mktemp("genmed_small") / "genmed_small.jsonl", 64, skip=300)
+    return write_genmedgpt(
+        shared_data, tmp_path_factory.mktemp("genmed_small") / "genmed_small.jsonl", 64, skip=300
+    )
 
 
 @pytest.fixture(scope="session")

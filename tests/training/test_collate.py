@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from chatdoctor.templates import get_template
@@ -23,7 +25,9 @@ def test_pack_fills_rows_without_splitting_samples():
     features = [{"input_ids": [i] * n, "labels": [i] * n} for i, n in enumerate([5, 3, 7, 2, 1, 6], 1)]
     rows = pack(features, max_length=8)
     assert all(len(r["input_ids"]) <= 8 for r in rows)
-    assert sorted(x for r in rows for x in r["input_ids"]) == sorted(x for f in features for x in f["input_ids"])
+    assert sorted(x for r in rows for x in r["input_ids"]) == sorted(
+        x for f in features for x in f["input_ids"]
+    )
     assert len(rows) == 3  # 24 tokens in rows of 8
     for r in rows:
         starts = [i for i, p in enumerate(r["position_ids"]) if p == 0]
@@ -45,11 +49,13 @@ def test_packed_logits_equal_unpacked_logits_per_sample(tiny_llama_dir, genmed_j
     batch = Collator(pad_id=tiny_tokenizer.pad_token_id)(rows)
     assert "attention_mask" not in batch
     with torch.no_grad():
-        packed = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False).logits
+        packed = model(
+            input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False
+        ).logits
         checked = 0
         for r, row in enumerate(rows):
             starts = [i for i, p in enumerate(row["position_ids"]) if p == 0] + [len(row["input_ids"])]
-            for a, b in zip(starts, starts[1:]):
+            for a, b in itertools.pairwise(starts):
                 alone = model(input_ids=torch.tensor([row["input_ids"][a:b]]), use_cache=False).logits[0]
                 torch.testing.assert_close(packed[r, a:b], alone, atol=1e-5, rtol=1e-4)
                 checked += 1

@@ -99,7 +99,11 @@ def test_long_reply_is_cut_at_its_tail_without_eos(tiny_tokenizer):
 def test_turns_past_the_budget_are_dropped(tiny_tokenizer):
     template = get_template("llama2")
     full = encode_messages(tiny_tokenizer, template, MULTI, max_length=4096)[0]
-    first_turn = len(tiny_tokenizer.encode("".join(s.text for s in segments(template, MULTI)[:2]), add_special_tokens=False))
+    first_turn = len(
+        tiny_tokenizer.encode(
+            "".join(s.text for s in segments(template, MULTI)[:2]), add_special_tokens=False
+        )
+    )
     feature, truncated = encode_messages(tiny_tokenizer, template, MULTI, max_length=first_turn)
     assert truncated
     assert len(_runs(feature["labels"])) == 1
@@ -142,6 +146,8 @@ def test_read_dataset_accepts_messages_alpaca_and_sharegpt_rows(tmp_path):
 
 def test_read_dataset_names_file_and_line_of_a_bad_record(tmp_path):
     path = tmp_path / "bad.jsonl"
-    path.write_text('{"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]}\n{"text": 1}\n')
+    path.write_text(
+        '{"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]}\n{"text": 1}\n'
+    )
     with pytest.raises(DataError, match=r"bad.jsonl:2"):
         read_dataset(path)

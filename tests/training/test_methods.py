@@ -40,7 +40,10 @@ def test_full_finetuning_with_packing_lowers_loss_on_genmedgpt(tmp_path, tiny_ll
     losses = _losses(tmp_path / "run" / "s")
     assert len(losses) == 30
     assert sum(losses[-5:]) / 5 < sum(losses[:5]) / 5 - 0.5, losses
-    before, after = _weights(tiny_llama_dir / "model.safetensors"), _weights(tmp_path / "run" / "s" / "model" / "model.safetensors")
+    before, after = (
+        _weights(tiny_llama_dir / "model.safetensors"),
+        _weights(tmp_path / "run" / "s" / "model" / "model.safetensors"),
+    )
     assert all(not before[k].equal(after[k]) for k in before), "every trainable parameter changed"
 
 
@@ -51,7 +54,7 @@ def test_ptuning_v2_trains_only_the_prefix_on_llama(tmp_path, tiny_llama_dir, ge
     model_dir = tmp_path / "run" / "s" / "model"
     assert json.loads((model_dir / "adapter_config.json").read_text())["peft_type"] == "PREFIX_TUNING"
     prefix = _weights(model_dir / "adapter_model.safetensors")
-    (name, table), = prefix.items()  # fmt: skip
+    (_name, table), = prefix.items()  # fmt: skip
     assert table.shape[0] == 8 and table.abs().sum() > 0
     manifest = json.loads((model_dir.parent / "manifest.json").read_text())
     assert manifest["trainable_parameters"] == table.numel() < manifest["total_parameters"] / 2
@@ -77,13 +80,18 @@ def test_freeze_trains_only_the_last_layers(tmp_path, tiny_llama_dir, genmed_jso
     pipe = _pipeline(tmp_path, tiny_llama_dir, genmed_jsonl, method="freeze", freeze_trainable_layers=1,
                      stage={"max_steps": 3, "learning_rate": 1e-2})  # fmt: skip
     run_pipeline(pipe, in_process=True)
-    before, after = _weights(tiny_llama_dir / "model.safetensors"), _weights(tmp_path / "run" / "s" / "model" / "model.safetensors")
+    before, after = (
+        _weights(tiny_llama_dir / "model.safetensors"),
+        _weights(tmp_path / "run" / "s" / "model" / "model.safetensors"),
+    )
     changed = {k for k in before if not before[k].equal(after[k])}
     assert changed and all(k.startswith("model.layers.1.") for k in changed)
 
 
 def test_finished_stage_is_skipped_and_force_retrains_it(tmp_path, tiny_llama_dir, genmed_jsonl):
-    pipe = _pipeline(tmp_path, tiny_llama_dir, genmed_jsonl, method="lora", stage={"max_steps": 2, "max_samples": 16})
+    pipe = _pipeline(
+        tmp_path, tiny_llama_dir, genmed_jsonl, method="lora", stage={"max_steps": 2, "max_samples": 16}
+    )
     run_pipeline(pipe, in_process=True)
     manifest = tmp_path / "run" / "s" / "manifest.json"
     first = json.loads(manifest.read_text())

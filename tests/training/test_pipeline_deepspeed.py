@@ -36,7 +36,9 @@ def _run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess:
 
 def _kill_when(cmd: list[str], cwd: Path, ready: Path, timeout: float = 300) -> None:
     """Start ``cmd`` in its own process group and SIGKILL the whole group once ``ready`` exists."""
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     deadline = time.monotonic() + timeout
     while not ready.exists():
         assert proc.poll() is None, f"the run ended (code {proc.returncode}) before {ready} appeared"
@@ -56,7 +58,9 @@ def _tensors(path: Path) -> dict:
     return load_file(str(path))
 
 
-def test_zero2_lora_chain_resumes_after_kill_exports_and_chats(tmp_path, tiny_llama_dir, genmed_jsonl, genmed_small_jsonl):
+def test_zero2_lora_chain_resumes_after_kill_exports_and_chats(
+    tmp_path, tiny_llama_dir, genmed_jsonl, genmed_small_jsonl
+):
     out = tmp_path / "run"
     config = _config(
         tmp_path,
@@ -65,13 +69,24 @@ def test_zero2_lora_chain_resumes_after_kill_exports_and_chats(tmp_path, tiny_ll
         method="lora",
         output_dir=str(out),
         deepspeed="zero2",
+        master_port=29527,
         report_to=["tensorboard"],
-        stage_defaults={"per_device_batch_size": 4, "gradient_accumulation_steps": 1, "max_length": 64,
-                        "learning_rate": 1e-3, "logging_steps": 1},  # fmt: skip
+        stage_defaults={
+            "per_device_batch_size": 4,
+            "gradient_accumulation_steps": 1,
+            "max_length": 64,
+            "learning_rate": 1e-3,
+            "logging_steps": 1,
+        },
         stages=[
             {"name": "general", "dataset": str(genmed_jsonl), "max_steps": 6, "save_steps": 3},
-            {"name": "medical", "dataset": str(genmed_small_jsonl), "chain": "merge", "max_steps": 60,
-             "save_steps": 2},  # fmt: skip
+            {
+                "name": "medical",
+                "dataset": str(genmed_small_jsonl),
+                "chain": "merge",
+                "max_steps": 60,
+                "save_steps": 2,
+            },
         ],
     )
     _kill_when(_train_cmd(config), tmp_path, out / "medical" / "checkpoint-2" / "trainer_state.json")
@@ -79,7 +94,9 @@ def test_zero2_lora_chain_resumes_after_kill_exports_and_chats(tmp_path, tiny_ll
     assert general["status"] == "finished"
     assert _manifest(out / "medical")["status"] == "running"
 
-    _run(_train_cmd(config, "stages.medical.max_steps=8"), tmp_path)  # rerun: general skipped, medical resumed
+    _run(
+        _train_cmd(config, "stages.medical.max_steps=8"), tmp_path
+    )  # rerun: general skipped, medical resumed
     assert _manifest(out / "general") == general
     medical = _manifest(out / "medical")
     assert medical["status"] == "finished" and medical["attempts"] == 2
@@ -91,11 +108,17 @@ def test_zero2_lora_chain_resumes_after_kill_exports_and_chats(tmp_path, tiny_ll
         assert (d / "loss.png").stat().st_size > 1000 and list((d / "logs").glob("events.out.tfevents*"))
         lora = _tensors(d / "model" / "adapter_model.safetensors")
         assert lora and all(t.abs().sum() > 0 for k, t in lora.items() if "lora_B" in k), "adapter trained"
-    base, merged = _tensors(tiny_llama_dir / "model.safetensors"), _tensors(out / "medical" / "base" / "model.safetensors")
+    base, merged = (
+        _tensors(tiny_llama_dir / "model.safetensors"),
+        _tensors(out / "medical" / "base" / "model.safetensors"),
+    )
     changed = [k for k in base if "q_proj" in k and not base[k].equal(merged[k])]
     assert changed, "stage 2 starts from the base with stage 1's LoRA merged in"
 
-    _run([sys.executable, "-m", "chatdoctor.cli", "export", str(out), "--out", str(tmp_path / "export")], tmp_path)
+    _run(
+        [sys.executable, "-m", "chatdoctor.cli", "export", str(out), "--out", str(tmp_path / "export")],
+        tmp_path,
+    )
     export = tmp_path / "export"
     assert yaml.safe_load((export / "chatdoctor.yaml").read_text())["template"] == "chatdoctor"
     assert (export / "model.safetensors").is_file() and not (export / "adapter_config.json").exists()
@@ -108,9 +131,9 @@ def test_zero2_lora_chain_resumes_after_kill_exports_and_chats(tmp_path, tiny_ll
 
     msgs = [Message("user", "I have a fever.")]
     tok = AutoTokenizer.from_pretrained(export)
-    assert tok.apply_chat_template([m.to_dict() for m in msgs], tokenize=False, add_generation_prompt=True) == render(
-        get_template("chatdoctor"), msgs
-    )
+    assert tok.apply_chat_template(
+        [m.to_dict() for m in msgs], tokenize=False, add_generation_prompt=True
+    ) == render(get_template("chatdoctor"), msgs)
     backend = create_hf_backend(ChatConfig(backend="hf", model=str(export)))
     try:
         assert backend.describe()["template"] == "chatdoctor"
@@ -132,8 +155,14 @@ def test_zero3_full_two_ranks_consolidates_then_resumes_on_one_rank(tmp_path, ti
         num_gpus=2,
         master_port=29531,
         report_to=[],
-        stage_defaults={"per_device_batch_size": 2, "gradient_accumulation_steps": 1, "max_length": 64,
-                        "learning_rate": 1e-3, "logging_steps": 1, "save_steps": 2},  # fmt: skip
+        stage_defaults={
+            "per_device_batch_size": 2,
+            "gradient_accumulation_steps": 1,
+            "max_length": 64,
+            "learning_rate": 1e-3,
+            "logging_steps": 1,
+            "save_steps": 2,
+        },
         stages=[
             {"name": "a", "dataset": str(genmed_jsonl), "max_steps": 60},
             {"name": "b", "dataset": str(genmed_jsonl), "max_steps": 2},

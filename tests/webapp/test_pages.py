@@ -11,6 +11,7 @@ from chatdoctor.backends.base import BACKENDS
 from chatdoctor.errors import BackendUnavailable
 from chatdoctor.types import Citation
 from tests.webapp.conftest import ScriptedBackend, add_user
+from tests.webapp.fast_hash import reuse_password_hashes  # noqa: F401 (autouse)
 from webapp.security import CSRF_HEADER, SESSION_COOKIE
 
 pytestmark = pytest.mark.postgres
@@ -41,7 +42,9 @@ def answered(app, owner, question="头痛发热", answer="Rest [1]. See a doctor
         _, reply = messages.post_user_message(
             session=session, conversation=conv, author=owner, content=question, max_chars=8000
         )
-        messages.finish(session=session, message_id=reply.id, status="done", content=answer, **fields)
+        messages.finish(
+            session=session, message_id=reply.id, **{"status": "done", "content": answer, **fields}
+        )
         messages.add_sources(
             session=session,
             message_id=reply.id,
@@ -136,6 +139,19 @@ def test_chat_page_shows_stored_answer_with_numbered_citations_and_disclaimer(ma
     assert "starter:7" in html
     assert "not a diagnosis" in html
     assert 'data-status="done"' in html and 'data-action="stop"' not in html
+
+
+def test_answer_shows_dropped_context_notice_and_error_reason(make_app, actors):
+    app = make_app()
+    people = actors(app)
+    notices = {"notices": ["Dropped 2 earlier turn(s) to fit the model's context window."], "output": []}
+    conv, _ = answered(app, people["patient"].user, notices=notices)
+    assert "Dropped 2 earlier turn(s)" in people["patient"].client.get(f"/chat/{conv.id}").text
+    conv, _ = answered(app, people["patient"].user, status="error", error="the model server is unreachable")
+    assert (
+        "could not be completed: the model server is unreachable"
+        in people["patient"].client.get(f"/chat/{conv.id}").text
+    )
 
 
 def test_emergency_answer_shows_banner(make_app, actors):
@@ -250,12 +266,16 @@ def test_admin_reads_a_conversation_only_with_a_reason(make_app, actors):
 
 
 def test_knowledge_browser_finds_entities_with_facts_and_sources(make_app, actors):
-    pytest.importorskip("knowledge.starter")
     app = make_app()
     people = actors(app)
-    html = people["clinician"].client.get("/clinician/knowledge", params={"q": "感冒"}).text
-    assert "has_symptom" in html and "starter" in html
-    assert "No entity matches" in people["clinician"].client.get("/clinician/knowledge?q=zzzqqq").text
+    doctor = people["clinician"].client
+    html = doctor.get("/clinician/knowledge", params={"q": "感冒"}).text
+    assert "has_symptom" in html and "starter#感冒" in html
+    drug = doctor.get("/clinician/knowledge", params={"q": "amoxicillin", "kind": "drug"}).text
+    assert "阿莫西林" in drug and "common_drug" in drug  # English name linked; diseases that use it
+    ranked = doctor.get("/clinician/knowledge", params={"q": "发烧咳嗽"}).text
+    assert 'id="ranked"' in ranked and "fits" in ranked
+    assert "No entity matches" in doctor.get("/clinician/knowledge?q=zzzqqq").text
     assert people["patient"].client.get("/clinician/knowledge?q=x", headers=HTML).status_code == 403
 
 

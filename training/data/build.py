@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 from collections import Counter
 from datetime import UTC, datetime
@@ -25,13 +24,12 @@ from chatdoctor.records import InstructionRecord
 from training.data import clean
 from training.data.card import render_card
 from training.data.config import BuildConfig, SourceConfig, resolve
-from training.data.dedup import Decontaminator, dedup_text, exact_dedup, near_dedup
+from training.data.dedup import Decontaminator, content_text, exact_dedup, near_dedup
 from training.data.formats import write_records
 from training.data.loaders import load
 from training.data.mix import SPLITS, presample, sample_source, split_records
 from training.data.pii import get_scrubber
 
-log = logging.getLogger(__name__)
 SCHEMA = "chatdoctor.instruction/v1"
 BUCKETS = (64, 128, 256, 512, 1024, 2048, 4096)
 
@@ -51,7 +49,10 @@ def _cleaner(cfg: BuildConfig, scrub: Any) -> clean.Cleaner:
     if cfg.clean.scrub_pii:
         c.add("scrub_pii", clean.pii_step(scrub, frozenset(s.name for s in cfg.sources if not s.scrub_pii)))
     c.add("language", clean.lang_step(cfg.clean.languages))
-    c.add("length", clean.length_step(cfg.clean.min_prompt_chars, cfg.clean.min_response_chars, cfg.clean.max_chars))
+    c.add(
+        "length",
+        clean.length_step(cfg.clean.min_prompt_chars, cfg.clean.min_response_chars, cfg.clean.max_chars),
+    )
     return c
 
 
@@ -93,8 +94,15 @@ def _describe_input(src: SourceConfig, path: Path) -> dict[str, Any]:
 def _filter(step: str, records: list, keep: list[bool], steps: list) -> list:
     out = [r for r, k in zip(records, keep) if k]
     removed = Counter(r.source for r, k in zip(records, keep) if not k)
-    steps.append({"step": step, "input": len(records), "output": len(out), "removed": len(records) - len(out),
-                  "removed_by_source": dict(sorted(removed.items()))})
+    steps.append(
+        {
+            "step": step,
+            "input": len(records),
+            "output": len(out),
+            "removed": len(records) - len(out),
+            "removed_by_source": dict(sorted(removed.items())),
+        }
+    )
     return out
 
 
@@ -107,7 +115,7 @@ def _decontam(cfg: BuildConfig, root: Path, records: list, steps: list, inputs: 
                 raise DataError(f"evaluation set {ev.name!r} not found", path=path)
             continue
         inputs.append({**_describe_input(ev, path), "role": "decontamination"})
-        texts.extend(dedup_text(r) for r in load(ev.loader, path, source=ev.name, **ev.options))
+        texts.extend(content_text(r) for r in load(ev.loader, path, source=ev.name, **ev.options))
     if not texts:
         return records
     dc = Decontaminator(texts, cfg.decontaminate.n, cfg.decontaminate.n_cjk)
@@ -134,6 +142,28 @@ def _split_stats(recs: list[InstructionRecord]) -> dict[str, Any]:
     }
 
 
+def _select(
+    cfg: BuildConfig, root: Path, records: list, steps: list, inputs: list
+) -> list[InstructionRecord]:
+    """Exact dedup → decontaminate → mix → near dedup, each step appended to ``steps``."""
+    if cfg.dedup.exact:
+        keep = [not dup for _, dup in exact_dedup(records, cfg.dedup.exact_key)]
+        records = _filter("exact_dedup", records, keep, steps)
+    records = _decontam(cfg, root, records, steps, inputs)
+    by_source: dict[str, list[InstructionRecord]] = {s.name: [] for s in cfg.sources}
+    for r in records:
+        by_source[r.source].append(r)
+    mixed = [r for s in cfg.sources for r in sample_source(by_source[s.name], s, cfg.seed)]
+    steps.append(
+        {"step": "mix", "input": len(records), "output": len(mixed), "removed": len(records) - len(mixed)}
+    )
+    if cfg.dedup.near:  # after mixing: only records that will be written need comparing
+        bar = tqdm(mixed, desc="near-dup", unit="rec", leave=False)
+        marks = near_dedup(bar, cfg.dedup.near_threshold, cfg.dedup.near_key)
+        mixed = _filter("near_dedup", mixed, [dup is None for _, dup in marks], steps)
+    return mixed
+
+
 def build(cfg: BuildConfig, root: Path, *, config_path: Path | None = None) -> Path:
     """Run the build described by ``cfg``; returns the output directory."""
     scrubber, scrub = get_scrubber()
@@ -144,21 +174,7 @@ def build(cfg: BuildConfig, root: Path, *, config_path: Path | None = None) -> P
     if not records:
         raise DataError("no records left after loading and cleaning; check the sources", path=config_path)
     steps: list[dict[str, Any]] = [{**s, "scope": "per record"} for s in cleaner.report()]
-    if cfg.dedup.exact:
-        keep = [not dup for _, dup in exact_dedup(records, cfg.dedup.exact_key)]
-        records = _filter("exact_dedup", records, keep, steps)
-    records = _decontam(cfg, root, records, steps, inputs)
-    by_source: dict[str, list[InstructionRecord]] = {s.name: [] for s in cfg.sources}
-    for r in records:
-        by_source[r.source].append(r)
-    mixed = [r for s in cfg.sources for r in sample_source(by_source[s.name], s, cfg.seed)]
-    steps.append({"step": "mix", "input": len(records), "output": len(mixed), "removed": len(records) - len(mixed)})
-    if cfg.dedup.near:  # after mixing: only records that will be written need comparing
-        marks = near_dedup(tqdm(mixed, desc="near-dup", unit="rec", leave=False), cfg.dedup.near_threshold,
-                           cfg.dedup.near_key)
-        mixed = _filter("near_dedup", mixed, [dup is None for _, dup in marks], steps)
-    splits = split_records(mixed, cfg.split, cfg.seed)
-    out = resolve(cfg.output_dir, root)
+    splits = split_records(_select(cfg, root, records, steps, inputs), cfg.split, cfg.seed)
     manifest = {
         "schema": SCHEMA,
         "name": cfg.name,
@@ -172,11 +188,13 @@ def build(cfg: BuildConfig, root: Path, *, config_path: Path | None = None) -> P
         "splits": {s: _split_stats(splits[s]) for s in SPLITS},
         "files": {},
     }
+    out = resolve(cfg.output_dir, root)
     with atomic_dir(out) as tmp:
         for s in SPLITS:
             manifest["files"][s] = _write_split(tmp, s, splits[s], cfg.formats)
         (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", "utf-8")
-        (tmp / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), allow_unicode=True, sort_keys=False), "utf-8")
+        config_yaml = yaml.safe_dump(to_dict(cfg), allow_unicode=True, sort_keys=False)
+        (tmp / "config.yaml").write_text(config_yaml, "utf-8")
         (tmp / "README.md").write_text(render_card(manifest, cfg.description), "utf-8")
     return out
 

@@ -31,11 +31,17 @@ def render_card(manifest: dict[str, Any], description: str = "") -> str:
         lines.append(f"| {skip['name']} | — | skipped: {skip['reason']} | — | `{skip['path']}` |")
     lines += ["", "## Steps", "", "| step | in | out | removed | changed |", "|---|---|---|---|---|"]
     for st in manifest["steps"]:
-        lines.append(f"| {st['step']} | {st['input']} | {st['output']} | {st['removed']} | {st.get('changed', '')} |")
+        lines.append(
+            f"| {st['step']} | {st['input']} | {st['output']} | {st['removed']} | {st.get('changed', '')} |"
+        )
     lines += ["", "## Splits", "", "| split | records | by source | by language |", "|---|---|---|---|"]
     for name, sp in manifest["splits"].items():
         src = ", ".join(f"{k} {v}" for k, v in sp["by_source"].items())
         lang = ", ".join(f"{k} {v}" for k, v in sp["by_lang"].items())
         lines.append(f"| {name} | {sp['records']} | {src} | {lang} |")
-    lines += ["", "Near-duplicates never cross splits (split by MinHash cluster). Full counts: `manifest.json`.", ""]
+    lines += [
+        "",
+        "Near-duplicates never cross splits (split by MinHash cluster). Full counts: `manifest.json`.",
+        "",
+    ]
     return "\n".join(lines)

@@ -64,7 +64,9 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def fetch(name: str, dest: Path, *, registry: Registry[DatasetInfo] | None = None, timeout: float = 30.0) -> Path:
+def fetch(
+    name: str, dest: Path, *, registry: Registry[DatasetInfo] | None = None, timeout: float = 30.0
+) -> Path:
     """Download dataset ``name`` into ``dest`` (trying each URL in turn); returns the file path."""
     info = (registry or load_registry()).get(name)
     target = Path(dest) / info.file_name
@@ -98,15 +100,24 @@ def _download(url: str, target: Path, sha256: str | None, timeout: float) -> Pat
                 if resp.status_code == 200:
                     have = 0  # the server ignored Range: start over
                 total = have + int(resp.headers.get("content-length", 0)) or None
-                with part.open("ab" if have else "wb") as f, tqdm(
-                    total=total, initial=have, unit="B", unit_scale=True, desc=target.name
-                ) as bar:
+                with (
+                    part.open("ab" if have else "wb") as f,
+                    tqdm(total=total, initial=have, unit="B", unit_scale=True, desc=target.name) as bar,
+                ):
                     for chunk in resp.iter_bytes(1 << 16):
                         f.write(chunk)
                         bar.update(len(chunk))
     except httpx.HTTPError as exc:
-        kind = "network unreachable or blocked" if isinstance(exc, httpx.ConnectError | httpx.TimeoutException) else "transfer failed"
-        kept = f"; {part.stat().st_size} bytes kept in {part} to resume" if part.exists() and part.stat().st_size else ""
+        kind = (
+            "network unreachable or blocked"
+            if isinstance(exc, httpx.ConnectError | httpx.TimeoutException)
+            else "transfer failed"
+        )
+        kept = (
+            f"; {part.stat().st_size} bytes kept in {part} to resume"
+            if part.exists() and part.stat().st_size
+            else ""
+        )
         raise DownloadError(f"{kind} ({exc.__class__.__name__}: {exc}){kept}") from None
     got = sha256_of(part)
     if sha256 and got != sha256:
@@ -117,7 +128,12 @@ def _download(url: str, target: Path, sha256: str | None, timeout: float) -> Pat
 
 
 def describe(info: DatasetInfo) -> dict[str, Any]:
-    return {"urls": info.urls, "sha256": info.sha256 or "unknown", "license": info.license, "loader": info.loader}
+    return {
+        "urls": info.urls,
+        "sha256": info.sha256 or "unknown",
+        "license": info.license,
+        "loader": info.loader,
+    }
 
 
 def check_file(path: Path, info: DatasetInfo) -> None:

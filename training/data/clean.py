@@ -34,16 +34,23 @@ def strip_artefacts(text: str, *, assistant: bool) -> str:
     """Drop sentences holding the anonymisation token; on doctor turns also the greeting and sign-off."""
     out = text
     if assistant:
-        out = _GREETING.sub("", out, count=1)
-        for _ in range(2):  # "Take care. Best wishes, Chat Doctor."
-            out = _SIGNOFF.sub("", out)
-    if _ARTEFACT.search(out):
+        m = _GREETING.match(out)
+        if m:
+            out = out[m.end() :]
+        for _ in range(2):  # "Take care. Best wishes, Chat Doctor."; only the tail can hold a sign-off
+            cut = max(0, len(out) - 120)
+            m = _SIGNOFF.search(out, cut)
+            if m:
+                out = out[: m.start()]
+    if ("octor" in out or "OCTOR" in out) and _ARTEFACT.search(out):
         out = "".join(s for s in _SENTENCE.findall(out) if not _ARTEFACT.search(s))
     return text if out == text else out.strip()
 
 
 def detect_lang(text: str) -> str:
     """Script-based language guess: ``zh`` when CJK characters are a third or more of the letters, else ``en``."""
+    if text.isascii():  # the common English case, without scanning for CJK
+        return "en" if _LATIN.search(text) else "other"
     cjk = len(_CJK.findall(text))
     latin = len(_LATIN.findall(text))
     if cjk + latin == 0:
@@ -55,7 +62,9 @@ Step = Callable[[InstructionRecord], InstructionRecord | None]
 
 
 def artefact_step(rec: InstructionRecord) -> InstructionRecord | None:
-    msgs = [Message(m.role, strip_artefacts(m.content, assistant=m.role == "assistant")) for m in rec.messages]
+    msgs = [
+        Message(m.role, strip_artefacts(m.content, assistant=m.role == "assistant")) for m in rec.messages
+    ]
     return rec if msgs == rec.messages else rec.replace_messages(msgs)
 
 
@@ -63,7 +72,10 @@ def length_step(min_prompt: int, min_response: int, max_chars: int) -> Step:
     def step(rec: InstructionRecord) -> InstructionRecord | None:
         users = [m.content for m in rec.messages if m.role == "user"]
         answers = [m.content for m in rec.messages if m.role == "assistant"]
-        if min(map(len, map(str.strip, users))) < min_prompt or min(map(len, map(str.strip, answers))) < min_response:
+        if (
+            min(map(len, map(str.strip, users))) < min_prompt
+            or min(map(len, map(str.strip, answers))) < min_response
+        ):
             return None
         return None if len(rec.text()) > max_chars else rec
 
@@ -104,7 +116,13 @@ class StepCount:
         return self.input - self.output
 
     def as_dict(self) -> dict[str, int | str]:
-        return {"step": self.step, "input": self.input, "output": self.output, "removed": self.removed, "changed": self.changed}
+        return {
+            "step": self.step,
+            "input": self.input,
+            "output": self.output,
+            "removed": self.removed,
+            "changed": self.changed,
+        }
 
 
 _WORKER: Cleaner | None = None  # set in the parent before forking worker processes

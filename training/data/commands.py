@@ -1,10 +1,10 @@
 """``chatdoctor data``: fetch, convert, build, generate, stats, export-corrections.
 
-    chatdoctor data fetch genmedgpt_5k --dest data/raw
-    chatdoctor data convert ../shared/data/huatuo/llama_data.json out.jsonl --loader huatuo_llama_data
-    chatdoctor data build configs/data/tiny.yaml
-    chatdoctor data generate configs/data/generate.yaml --set base_url=http://127.0.0.1:8000/v1
-    chatdoctor data stats outputs/data/tiny/train.jsonl
+chatdoctor data fetch genmedgpt_5k --dest data/raw
+chatdoctor data convert ../shared/data/huatuo/llama_data.json out.jsonl --loader huatuo_llama_data
+chatdoctor data build configs/data/tiny.yaml
+chatdoctor data generate configs/data/generate.yaml --set base_url=http://127.0.0.1:8000/v1
+chatdoctor data stats outputs/data/tiny/train.jsonl
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ import typer
 
 app = typer.Typer(no_args_is_help=True, help="Datasets: fetch, convert, build, generate, stats.")
 
-SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override a config key: key=value (repeatable).")]
+SetOpt = Annotated[
+    list[str] | None, typer.Option("--set", help="Override a config key: key=value (repeatable).")
+]
 
 
 @app.command()
@@ -44,7 +46,9 @@ def fetch(
 def convert(
     src: Annotated[Path, typer.Argument(help="Input file.")],
     dst: Annotated[Path, typer.Argument(help="Output: .jsonl, .json or .parquet.")],
-    loader: Annotated[str, typer.Option(help="Loader that reads SRC (alpaca, sharegpt, med_chatglm, ...).")] = "alpaca",
+    loader: Annotated[
+        str, typer.Option(help="Loader that reads SRC (alpaca, sharegpt, med_chatglm, ...).")
+    ] = "alpaca",
     to: Annotated[str, typer.Option(help="Output style: messages | alpaca | sharegpt.")] = "messages",
 ) -> None:
     """Convert a dataset file between formats and record styles."""
@@ -56,7 +60,9 @@ def convert(
 
 
 @app.command()
-def build(config: Annotated[Path, typer.Argument(help="configs/data/<stage>.yaml")], set_: SetOpt = None) -> None:
+def build(
+    config: Annotated[Path, typer.Argument(help="configs/data/<stage>.yaml")], set_: SetOpt = None
+) -> None:
     """Build a stage dataset (splits + manifest.json + README.md) from one YAML file."""
     from chatdoctor.config import load_config
     from training.data.build import build as run_build
@@ -70,7 +76,9 @@ def build(config: Annotated[Path, typer.Argument(help="configs/data/<stage>.yaml
 
 
 @app.command()
-def generate(config: Annotated[Path, typer.Argument(help="configs/data/generate.yaml")], set_: SetOpt = None) -> None:
+def generate(
+    config: Annotated[Path, typer.Argument(help="configs/data/generate.yaml")], set_: SetOpt = None
+) -> None:
     """Generate validated dialogues from the KG through an OpenAI-compatible server."""
     from chatdoctor.config import load_config
     from training.data.config import project_root
@@ -86,7 +94,9 @@ def generate(config: Annotated[Path, typer.Argument(help="configs/data/generate.
         f"cost ${report['cost_usd']} -> {cfg.output}"
     )
     if report["unanswered"]:
-        typer.echo("some requests failed; run the same command again to resume (answers are cached)", err=True)
+        typer.echo(
+            "some requests failed; run the same command again to resume (answers are cached)", err=True
+        )
 
 
 @app.command()
@@ -104,7 +114,9 @@ def stats(
 @app.command("export-corrections")
 def export_corrections(
     dst: Annotated[Path, typer.Argument(help="Output .jsonl / .json / .parquet.")],
-    database_url: Annotated[str | None, typer.Option(help="Default: the web app's configured database.")] = None,
+    database_url: Annotated[
+        str | None, typer.Option(help="Default: the web app's configured database.")
+    ] = None,
 ) -> None:
     """Export clinicians' corrected answers from the web app's database as an instruction set."""
     from training.data.corrections import export

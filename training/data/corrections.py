@@ -26,7 +26,9 @@ def read_corrections(database_url: str) -> Iterator[InstructionRecord]:
     try:
         table = sa.Table("corrections", sa.MetaData(), autoload_with=engine)
     except sa.exc.NoSuchTableError:
-        raise DataError("no 'corrections' table; run `chatdoctor db upgrade` first", path=database_url) from None
+        raise DataError(
+            "no 'corrections' table; run `chatdoctor db upgrade` first", path=database_url
+        ) from None
     except sa.exc.OperationalError as exc:
         raise DataError(f"cannot open the database ({exc.orig})", path=database_url) from None
     with engine.connect() as conn:
@@ -45,8 +47,13 @@ def read_corrections(database_url: str) -> Iterator[InstructionRecord]:
             "created_at": str(row["created_at"]),
         }
         msgs = [Message("user", row["question"]), Message("assistant", row["corrected"])]
-        yield InstructionRecord(msgs, source="clinician_corrections", id=f"correction-{row['id']}",
-                                license="internal: clinician corrections", meta=meta)
+        yield InstructionRecord(
+            msgs,
+            source="clinician_corrections",
+            id=f"correction-{row['id']}",
+            license="internal: clinician corrections",
+            meta=meta,
+        )
 
 
 def export(dst: Path, database_url: str | None = None) -> int:

@@ -11,6 +11,7 @@ import hashlib
 import re
 import unicodedata
 import zlib
+from collections import Counter
 from collections.abc import Iterable, Iterator
 
 import numpy as np
@@ -93,7 +94,9 @@ def near_dedup(
         yield rec, (found[0] if found else None)
 
 
-def clusters(records: list[InstructionRecord], threshold: float = 0.7, key: str = "conversation") -> list[int]:
+def clusters(
+    records: list[InstructionRecord], threshold: float = 0.7, key: str = "conversation"
+) -> list[int]:
     """Cluster label per record: records linked by near-duplicate chains share a label (union-find)."""
     parent = np.arange(len(records))
 
@@ -121,14 +124,32 @@ def ngrams(text: str, n: int, n_cjk: int) -> set[int]:
     return out
 
 
+def content_text(rec: InstructionRecord) -> str:
+    """Every turn, with a fixed Alpaca instruction dropped when the record kept its ``input`` apart."""
+    kept = rec.meta.get("alpaca_input")
+    parts = [m.content for m in rec.messages[:-2]]
+    parts.append(kept if kept and rec.prompt.endswith(kept) else rec.prompt)
+    parts.append(rec.response)
+    return "\n".join(parts)
+
+
 class Decontaminator:
-    """Flags records sharing any n-gram with an evaluation set (13 words / 30 CJK characters by default)."""
+    """Flags records sharing any n-gram with an evaluation set (13 words / 30 CJK characters by default).
+
+    N-grams found in more than 1% of the evaluation records (and at least 5) are template text, such as
+    ChatDoctor's fixed instruction, and are ignored: matching on them would flag every record.
+    """
 
     def __init__(self, eval_texts: Iterable[str], n: int = 13, n_cjk: int = 30) -> None:
         self.n, self.n_cjk = n, n_cjk
-        self.grams: set[int] = set()
+        df: Counter[int] = Counter()
+        docs = 0
         for text in eval_texts:
-            self.grams |= ngrams(text, n, n_cjk)
+            df.update(ngrams(text, n, n_cjk))
+            docs += 1
+        limit = max(5, docs // 100)
+        self.grams: set[int] = {g for g, c in df.items() if c <= limit}
+        self.template_grams = len(df) - len(self.grams)
 
     def contaminated(self, rec: InstructionRecord) -> bool:
-        return not self.grams.isdisjoint(ngrams(dedup_text(rec, "conversation"), self.n, self.n_cjk))
+        return not self.grams.isdisjoint(ngrams(content_text(rec), self.n, self.n_cjk))

@@ -39,7 +39,9 @@ def iter_rows(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
         elif first in ("{", ""):
             yield from _jsonl_rows(path, f)
         else:
-            raise DataError(f"expected a JSON array or JSON Lines, file starts with {first!r}", path=path, line=1)
+            raise DataError(
+                f"expected a JSON array or JSON Lines, file starts with {first!r}", path=path, line=1
+            )
 
 
 def _first_char(f: Any) -> str:
@@ -57,8 +59,12 @@ def _jsonl_rows(path: Path, f: Any) -> Iterator[tuple[int, dict[str, Any]]]:
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
-            hint = " (a pretty-printed JSON object? JSON Lines needs one object per line)" if lineno == 1 else ""
-            raise DataError(f"invalid JSON: {exc.msg} at column {exc.colno}{hint}", path=path, line=lineno) from None
+            hint = (
+                " (a pretty-printed JSON object? JSON Lines needs one object per line)" if lineno == 1 else ""
+            )
+            raise DataError(
+                f"invalid JSON: {exc.msg} at column {exc.colno}{hint}", path=path, line=lineno
+            ) from None
         if not isinstance(row, dict):
             raise DataError(f"expected a JSON object, got {type(row).__name__}", path=path, line=lineno)
         yield lineno, row
@@ -83,7 +89,9 @@ def _array_rows(path: Path, text: str) -> Iterator[tuple[int, dict[str, Any]]]:
         try:
             row, end = decoder.raw_decode(text, pos)
         except json.JSONDecodeError as exc:
-            raise DataError(f"invalid JSON: {exc.msg} at column {exc.colno}", path=path, line=exc.lineno) from None
+            raise DataError(
+                f"invalid JSON: {exc.msg} at column {exc.colno}", path=path, line=exc.lineno
+            ) from None
         if not isinstance(row, dict):
             raise DataError(f"expected a JSON object, got {type(row).__name__}", path=path, line=line)
         yield line, row

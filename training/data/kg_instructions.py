@@ -47,6 +47,12 @@ def attr_in(ent: Entity, attr: str, lang: str) -> str | None:
     return ent.attrs.get(attr) if ent.lang == lang else None
 
 
+def _lower_first(item: str) -> str:
+    """``Sharp chest pain`` → ``sharp chest pain`` inside an English sentence; ``HbA1c``/``CT`` stay as they are."""
+    word = item.split(" ", 1)[0]
+    return item[0].lower() + item[1:] if word[:1].isupper() and word[1:].islower() else item
+
+
 def _join(items: list[str], joiner: dict[str, str]) -> str:
     return items[0] if len(items) == 1 else joiner["sep"].join(items[:-1]) + joiner["last"] + items[-1]
 
@@ -60,7 +66,9 @@ def _cite(f: Fact) -> dict[str, Any]:
     }
 
 
-def _record(q: str, a: str, lang: str, kind: str, facts: list[dict[str, Any]], **meta: Any) -> InstructionRecord:
+def _record(
+    q: str, a: str, lang: str, kind: str, facts: list[dict[str, Any]], **meta: Any
+) -> InstructionRecord:
     return InstructionRecord(
         [Message("user", q), Message("assistant", a)], lang=lang, meta={"kind": kind, "facts": facts, **meta}
     )
@@ -81,16 +89,26 @@ class KGQAGenerator:
                 out.append((nm, f))
         return out[: self.opts.max_items]
 
-    def _relation_pair(self, key: str, name: str, rel: str, lang: str) -> tuple[InstructionRecord, str] | None:
+    def _relation_pair(
+        self, key: str, name: str, rel: str, lang: str
+    ) -> tuple[InstructionRecord, str] | None:
         spec = self.t["relations"][rel].get(lang)
         objs = self._objects(key, rel, lang)
         if not spec or not objs:
             return None
-        items = _join([o for o, _ in objs], self.t["joiners"][lang])
+        names = [_lower_first(o) if lang == "en" else o for o, _ in objs]
+        items = _join(names, self.t["joiners"][lang])
         qi, ai = self.rng.randrange(len(spec["q"])), self.rng.randrange(len(spec["a"]))
         answer = spec["a"][ai].format(name=name, items=items)
-        rec = _record(spec["q"][qi].format(name=name), answer, lang, "kg_fact", [_cite(f) for _, f in objs],
-                      relation=rel, template=f"{rel}.{lang}.q{qi}a{ai}")
+        rec = _record(
+            spec["q"][qi].format(name=name),
+            answer,
+            lang,
+            "kg_fact",
+            [_cite(f) for _, f in objs],
+            relation=rel,
+            template=f"{rel}.{lang}.q{qi}a{ai}",
+        )
         return rec, answer
 
     def disease(self, ent: Entity) -> Iterator[InstructionRecord]:
@@ -110,8 +128,11 @@ class KGQAGenerator:
             if len(answers) >= 2:
                 spec = self.t["overview"][lang]
                 desc = attr_in(ent, "description", lang)
-                body = " ".join([desc, *answers] if desc else answers) if lang == "en" else "".join(
-                    [desc, *answers] if desc else answers)
+                body = (
+                    " ".join([desc, *answers] if desc else answers)
+                    if lang == "en"
+                    else "".join([desc, *answers] if desc else answers)
+                )
                 yield _record(self.rng.choice(spec["q"]).format(name=name), body, lang, "kg_overview", facts)
             for _ in range(self.opts.which_disease):
                 rec = self._which_disease(ent, lang)
@@ -142,8 +163,15 @@ class KGQAGenerator:
         q = self.rng.choice(spec["q"]).format(items=items)
         a = self.rng.choice(spec["a"]).format(items=items, candidates=_join(names, joiner), advice=advice)
         facts = [_cite(f) for _, fs in candidates for f in fs]
-        return _record(q, a[0].upper() + a[1:], lang, "kg_which_disease", facts,
-                       symptoms=[f.object for _, f in chosen], target=ent.key)
+        return _record(
+            q,
+            a[0].upper() + a[1:],
+            lang,
+            "kg_which_disease",
+            facts,
+            symptoms=[f.object for _, f in chosen],
+            target=ent.key,
+        )
 
     def _candidates(self, symptom_keys: list[str], target: str, lang: str) -> list[tuple[str, list[Fact]]]:
         """Diseases having every chosen symptom; the seed disease first, then by key."""
@@ -151,8 +179,12 @@ class KGQAGenerator:
         for s in symptom_keys:
             for f in self.kg.facts(s, Rel.HAS_SYMPTOM, incoming=True):
                 support.setdefault(f.subject, []).append(f)
-        full = [k for k, fs in support.items() if len(fs) == len(symptom_keys) and name_in(self.kg.entity(k), lang)]
-        ranked = [target] + sorted(k for k in full if k != target)
+        full = [
+            k
+            for k, fs in support.items()
+            if len(fs) == len(symptom_keys) and name_in(self.kg.entity(k), lang)
+        ]
+        ranked = [target, *sorted(k for k in full if k != target)]
         return [(k, support[k]) for k in ranked[: self.opts.max_candidates]]
 
     def __iter__(self) -> Iterator[InstructionRecord]:
@@ -161,7 +193,9 @@ class KGQAGenerator:
             yield from self.disease(ent)
 
 
-def generate_pairs(kg: KnowledgeGraph, opts: KGQAOptions | None = None, templates: Path = TEMPLATES) -> Iterator[InstructionRecord]:
+def generate_pairs(
+    kg: KnowledgeGraph, opts: KGQAOptions | None = None, templates: Path = TEMPLATES
+) -> Iterator[InstructionRecord]:
     """All pairs for ``kg``, ids ``kg_qa-000000``… in a stable order."""
     t = yaml.safe_load(Path(templates).read_text("utf-8"))
     for i, rec in enumerate(KGQAGenerator(kg, opts or KGQAOptions(), t)):

@@ -67,7 +67,9 @@ class Accounting:
             self.errors[kind] = self.errors.get(kind, 0) + 1
 
     def cost(self, prompt_per_1k: float, completion_per_1k: float) -> float:
-        return round(self.prompt_tokens / 1000 * prompt_per_1k + self.completion_tokens / 1000 * completion_per_1k, 6)
+        return round(
+            self.prompt_tokens / 1000 * prompt_per_1k + self.completion_tokens / 1000 * completion_per_1k, 6
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k != "lock"}
@@ -114,8 +116,11 @@ class CachedChat:
         hit = self.cached(body)
         if hit is not None:
             usage = hit.get("usage") or {}
-            self.stats.add(cache_hits=1, cached_prompt_tokens=usage.get("prompt_tokens", 0),
-                           cached_completion_tokens=usage.get("completion_tokens", 0))
+            self.stats.add(
+                cache_hits=1,
+                cached_prompt_tokens=usage.get("prompt_tokens", 0),
+                cached_completion_tokens=usage.get("completion_tokens", 0),
+            )
             return {**hit, "cached": True}
         entry = self._request(body)
         if entry is None:
@@ -127,8 +132,14 @@ class CachedChat:
     def _request(self, body: dict[str, Any]) -> dict[str, Any] | None:
         import openai
 
-        retryable = (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError,
-                     openai.APIConnectionError, openai.APIResponseValidationError, json.JSONDecodeError)
+        retryable = (
+            openai.RateLimitError,
+            openai.InternalServerError,
+            openai.APITimeoutError,
+            openai.APIConnectionError,
+            openai.APIResponseValidationError,
+            json.JSONDecodeError,
+        )
         for attempt in range(self.max_retries + 1):
             self.limiter.wait()
             self.stats.add(requests=1)
@@ -154,7 +165,11 @@ class CachedChat:
             usage = resp.usage
             pt, ct = (usage.prompt_tokens, usage.completion_tokens) if usage else (0, 0)
             self.stats.add(prompt_tokens=pt, completion_tokens=ct)
-            return {"content": content, "usage": {"prompt_tokens": pt, "completion_tokens": ct}, "model": resp.model}
+            return {
+                "content": content,
+                "usage": {"prompt_tokens": pt, "completion_tokens": ct},
+                "model": resp.model,
+            }
         return None
 
     def _delay(self, attempt: int, exc: Exception) -> float:

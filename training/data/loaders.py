@@ -21,7 +21,9 @@ Loader = Callable[..., Iterator[InstructionRecord]]
 LOADERS: Registry[Loader] = Registry("dataset loader")
 
 #: The fixed instruction of every GenMedGPT-5k / HealthCareMagic-100k record (FIELD_NOTES §3.1).
-CHATDOCTOR_INSTRUCTION = "If you are a doctor, please answer the medical questions based on the patient's description."
+CHATDOCTOR_INSTRUCTION = (
+    "If you are a doctor, please answer the medical questions based on the patient's description."
+)
 LICENSES = {
     "stanford_alpaca": "CC BY-NC 4.0",
     "dolly_15k": "CC BY-SA 3.0",
@@ -44,7 +46,9 @@ def register_loader(name: str) -> Callable[[Loader], Loader]:
     return deco
 
 
-def load(name: str, path: str | Path, *, source: str | None = None, **options: Any) -> Iterator[InstructionRecord]:
+def load(
+    name: str, path: str | Path, *, source: str | None = None, **options: Any
+) -> Iterator[InstructionRecord]:
     """Records from ``path`` via loader ``name``; ``source`` defaults to the loader name."""
     return LOADERS.get(name)(Path(path), source=source or name, **options)
 
@@ -78,7 +82,9 @@ def _map(row: dict[str, Any], columns: dict[str, str] | None) -> dict[str, Any]:
 
 
 @register_loader("alpaca")
-def load_alpaca(path: Path, *, source: str = "alpaca", columns: dict[str, str] | None = None) -> Iterator[InstructionRecord]:
+def load_alpaca(
+    path: Path, *, source: str = "alpaca", columns: dict[str, str] | None = None
+) -> Iterator[InstructionRecord]:
     """Generic Alpaca ``{instruction, input, output, system?, history?}``; ``columns`` renames fields."""
     return _rows(path, source, lambda r: InstructionRecord.from_alpaca(_map(r, columns)))
 
@@ -114,7 +120,9 @@ for _name in ("stanford_alpaca", "genmedgpt_5k", "healthcaremagic_100k", "coig")
 
 
 @register_loader("icliniq")
-def load_icliniq(path: Path, *, source: str = "icliniq", answer: str = "answer_icliniq") -> Iterator[InstructionRecord]:
+def load_icliniq(
+    path: Path, *, source: str = "icliniq", answer: str = "answer_icliniq"
+) -> Iterator[InstructionRecord]:
     """iCliniq ``{input, answer_icliniq, answer_chatgpt, answer_chatdoctor}``; ``answer`` picks the reference."""
 
     def convert(r: dict[str, Any]) -> InstructionRecord:

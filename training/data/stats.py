@@ -15,8 +15,11 @@ def _percentiles(values: list[int]) -> dict[str, float]:
     if not values:
         return {}
     arr = np.asarray(values)
-    return {"mean": round(float(arr.mean()), 1), **{f"p{p}": float(np.percentile(arr, p)) for p in (50, 90, 99)},
-            "max": int(arr.max())}
+    return {
+        "mean": round(float(arr.mean()), 1),
+        **{f"p{p}": float(np.percentile(arr, p)) for p in (50, 90, 99)},
+        "max": int(arr.max()),
+    }
 
 
 def summarize(records: Iterable[InstructionRecord]) -> dict[str, Any]:

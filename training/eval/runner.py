@@ -26,27 +26,11 @@ class System:
 
     def __init__(self, cfg: SystemConfig) -> None:
         from chatdoctor.backends import create_backend
+        from chatdoctor.engine import build_engine
 
         self.cfg = cfg
         self.backend: Backend = create_backend(cfg.chat)
-        self.engine = None
-        if cfg.engine:
-            from chatdoctor.engine import ChatEngine
-
-            guard = grounder = None
-            try:
-                from chatdoctor.safety import build_guard
-
-                guard = build_guard()
-            except ImportError:
-                pass
-            try:
-                from chatdoctor.grounding import build_grounder
-
-                grounder = build_grounder(cfg.chat)
-            except ImportError:
-                pass
-            self.engine = ChatEngine(self.backend, guard=guard, grounder=grounder, audience=cfg.chat.audience)
+        self.engine = build_engine(cfg.chat, self.backend) if cfg.engine else None
 
     def answer(self, messages: list[Message], params: GenParams) -> Answer:
         started = time.monotonic()

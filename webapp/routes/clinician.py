@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import select
 
-from knowledge.graph import KnowledgeGraph
+from knowledge.lookup import KnowledgeBase
 from knowledge.schema import Kind
 from webapp.deps import (
     Clinician,
@@ -86,28 +86,31 @@ def review(
     return RedirectResponse(target, status_code=303)
 
 
-def _graph(request: Request) -> KnowledgeGraph:
-    """The browsed graph, loaded once per process."""
+def _knowledge(request: Request) -> tuple[KnowledgeBase, dict[str, int]]:
+    """The browsed graph (shared with the grounder's cache) and its counts, computed once per process."""
     state = request.app.state
     with _graph_lock:
-        if getattr(state, "browse_graph", None) is None:
-            state.browse_graph = pages.browse_graph(state.settings.chat_settings().kg_path)
-    return state.browse_graph
+        if getattr(state, "knowledge", None) is None:
+            kb = pages.knowledge_base(state.settings.chat_settings().kg_path)
+            state.knowledge = (kb, kb.kg.stats())
+    return state.knowledge
 
 
 @router.get("/clinician/knowledge")
 def knowledge(request: Request, user: Staff, q: str = "", kind: str = "") -> HTMLResponse:
-    kg = _graph(request)
+    kb, counts = _knowledge(request)
+    q = q.strip()[:200]
     kind = kind if kind in {k.value for k in Kind} else ""
     return render(
         request,
         "clinician/knowledge.html",
         user=user,
         csrf_token=csrf_token(request),
-        q=q[:200],
+        q=q,
         kind=kind,
         kinds=[k.value for k in Kind],
-        results=pages.search_knowledge(kg, q[:200], kind or None),
-        graph_name=kg.name,
-        graph_stats=kg.stats(),
+        results=pages.search_knowledge(kb, q, kind or None),
+        ranked=pages.ranked_diseases(kb, q) if q and kind in ("", "symptom", "disease") else [],
+        graph_name=kb.kg.name,
+        graph_stats=counts,
     )

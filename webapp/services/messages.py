@@ -155,10 +155,17 @@ def flush_partial(*, session: Session, message_id: uuid.UUID, text: str) -> None
     session.commit()
 
 
-def finish(*, session: Session, message_id: uuid.UUID, **values: Any) -> None:
-    """Store the final state (status, content, finish_reason, counts, timings, versions...)."""
-    session.execute(update(Message).where(Message.id == message_id).values(updated_at=utcnow(), **values))
+def finish(*, session: Session, message_id: uuid.UUID, **values: Any) -> bool:
+    """Store the final state (status, content, finish_reason, counts, timings, versions...).
+
+    Returns False when the message was already final (e.g. marked interrupted by a restarted worker).
+    """
+    query = update(Message).where(Message.id == message_id)
+    if values.get("status") in TERMINAL:  # a final state is written once: never over another final state
+        query = query.where(Message.status.in_(ACTIVE_STATUSES))
+    result = session.execute(query.values(updated_at=utcnow(), **values))
     session.commit()
+    return bool(result.rowcount)
 
 
 def add_sources(*, session: Session, message_id: uuid.UUID, citations: list[Citation]) -> None:

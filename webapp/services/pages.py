@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from knowledge.graph import KnowledgeGraph
+from knowledge.lookup import KnowledgeBase
 from knowledge.schema import Kind
 from webapp.models import Conversation, Message
 
@@ -24,13 +25,17 @@ def _display(kg: KnowledgeGraph, key: str) -> str:
     return f"{ent.name} ({en})" if en and en != ent.name else ent.name
 
 
-def find_entities(kg: KnowledgeGraph, q: str, kind: str | None = None, limit: int = 10) -> list[str]:
-    """Node keys matching ``q``: exact name/alias first, then names containing it (case-insensitive)."""
+def find_entities(kb: KnowledgeBase, q: str, kind: str | None = None, limit: int = 10) -> list[str]:
+    """Node keys for ``q``: exact name/alias, then entities linked in the text, then names containing it."""
     q = q.strip()
     if not q:
         return []
+    kg = kb.kg
     want = Kind(kind) if kind else None
     keys = list(kg.find(q, want))
+    for mention in kb.linker.link(q, kinds=[want] if want else None):
+        if mention.key not in keys:
+            keys.append(mention.key)
     if len(keys) < limit:
         needle = q.casefold()
         for ent in kg.entities(want):
@@ -89,10 +94,10 @@ def entity_view(kg: KnowledgeGraph, key: str) -> dict[str, Any]:
 
 
 def search_knowledge(
-    kg: KnowledgeGraph, q: str, kind: str | None = None, limit: int = 10
+    kb: KnowledgeBase, q: str, kind: str | None = None, limit: int = 10
 ) -> list[dict[str, Any]]:
     """Entities matching ``q`` with their facts, for the knowledge browser."""
-    return [entity_view(kg, key) for key in find_entities(kg, q, kind, limit)]
+    return [entity_view(kb.kg, key) for key in find_entities(kb, q, kind, limit)]
 
 
 def _excerpt(text: str, n: int = 160) -> str:
@@ -165,14 +170,20 @@ def recent_conversations(*, session: Session, limit: int = 20) -> list[dict[str,
     return [{"id": i, "updated_at": u, "messages": n or 0} for i, u, n in rows]
 
 
-def browse_graph(kg_path: str | None = None) -> KnowledgeGraph:
-    """The graph the knowledge browser shows: ``kg_path``, else the bundled starter graph, else empty."""
-    if kg_path:
-        from knowledge import store
+def knowledge_base(kg_path: str | None = None) -> KnowledgeBase:
+    """The graph with its linker and symptom index (``kg_path``, else the starter graph), built once."""
+    return KnowledgeBase.load(kg_path)
 
-        return store.load(kg_path)
-    try:
-        from knowledge.starter import load_starter
-    except ImportError:  # the starter graph loader is not built yet
-        return KnowledgeGraph(name="empty")
-    return load_starter()
+
+def ranked_diseases(kb: KnowledgeBase, q: str, k: int = 5) -> list[dict[str, Any]]:
+    """When ``q`` names symptoms: the diseases that fit them best, with the symptoms each one explains."""
+    return [
+        {
+            "key": c.key,
+            "name": _display(kb.kg, c.key),
+            "score": round(c.score, 2),
+            "matched": [_display(kb.kg, s) for s, _ in c.matched],
+            "sources": sorted({src for ref in c.evidence for src in ref.cites()}),
+        }
+        for c in kb.rank_text(q, k=k)
+    ]

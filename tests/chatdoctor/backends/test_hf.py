@@ -182,3 +182,19 @@ def test_unknown_template_in_config_lists_the_known_ones(tiny_llama_dir):
 
     with pytest.raises(RegistryError, match="llama3"):
         create_backend(ChatConfig(backend="hf", model=str(tiny_llama_dir), template="llama-3"))
+
+
+def test_max_new_tokens_is_clamped_to_the_context_window(llama_backend, monkeypatch):
+    prompt = llama_backend.count_tokens(ASK)
+    monkeypatch.setattr(llama_backend.config, "context_window", prompt + 3)
+    reply = llama_backend.chat(ASK, GenParams(max_new_tokens=50))
+    assert reply.finish_reason == "length"
+    assert reply.text == llama_backend.chat(ASK, GenParams(max_new_tokens=3)).text
+
+
+def test_a_prompt_longer_than_the_window_is_input_too_long(llama_backend, monkeypatch):
+    from chatdoctor.errors import InputTooLong
+
+    monkeypatch.setattr(llama_backend.config, "context_window", 8)
+    with pytest.raises(InputTooLong, match="context window is 8"):
+        llama_backend.chat(ASK, GenParams(max_new_tokens=4))

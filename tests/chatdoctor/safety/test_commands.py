@@ -14,7 +14,11 @@ runner = CliRunner()
 def test_triage_prints_level_category_and_the_fixed_reply(safety_cache):
     result = runner.invoke(app, ["triage", "胸口压榨样疼痛,冒冷汗", "--locale", "zh-CN"])
     assert result.exit_code == 0
-    assert "level: emergency" in result.output and "category: cardiac" in result.output and "120" in result.output
+    assert (
+        "level: emergency" in result.output
+        and "category: cardiac" in result.output
+        and "120" in result.output
+    )
 
 
 def test_triage_json_carries_the_version_and_the_event(safety_cache):

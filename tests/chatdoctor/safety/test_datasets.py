@@ -49,7 +49,11 @@ def test_no_training_sentence_is_an_exact_or_near_duplicate_of_a_held_out_one(na
     train = [normalise(r["text"]) for r in read_labelled(DATA_DIR / "train_set.jsonl")]
     held = [normalise(r["text"]) for r in _rows(name)]
     assert not set(train) & set(held)
-    close = [(h, m[0], m[1]) for h in held if (m := process.extractOne(h, train, scorer=fuzz.ratio)) and m[1] >= NEAR_DUPLICATE]
+    close = [
+        (h, m[0], m[1])
+        for h in held
+        if (m := process.extractOne(h, train, scorer=fuzz.ratio)) and m[1] >= NEAR_DUPLICATE
+    ]
     assert close == []
 
 

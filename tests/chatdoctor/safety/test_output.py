@@ -8,7 +8,9 @@ ASK = [Message("user", "how much insulin should I inject before dinner?")]
 
 
 def test_patient_does_not_get_an_individual_dose_of_a_high_risk_drug(guard):
-    check = guard.check_output("Inject 8 units of insulin glargine before dinner. Check your sugar first.", ASK, "patient")
+    check = guard.check_output(
+        "Inject 8 units of insulin glargine before dinner. Check your sugar first.", ASK, "patient"
+    )
     assert "8 units" not in check.text and "pharmacist" in check.text
     assert "Check your sugar first." in check.text
     assert check.events[0]["category"] == "dosing" and check.events[0]["action_taken"] == "redirected_dose"
@@ -28,7 +30,9 @@ def test_childrens_doses_of_any_drug_are_redirected_for_patients(guard):
 
 def test_adult_dose_of_an_ordinary_drug_passes(guard):
     msgs = [Message("user", "what is the dose of paracetamol for adults")]
-    check = guard.check_output("Adults usually take 500 mg to 1 g every 4 to 6 hours, at most 4 g a day.", msgs, "patient")
+    check = guard.check_output(
+        "Adults usually take 500 mg to 1 g every 4 to 6 hours, at most 4 g a day.", msgs, "patient"
+    )
     assert "500 mg" in check.text and not check.events
 
 
@@ -39,7 +43,9 @@ def test_chinese_high_risk_dose_is_redirected_in_chinese(guard):
 
 
 def test_definite_diagnosis_is_softened_to_a_possibility(guard):
-    check = guard.check_output("You have pneumonia. Drink fluids.", [Message("user", "cough and fever")], "patient")
+    check = guard.check_output(
+        "You have pneumonia. Drink fluids.", [Message("user", "cough and fever")], "patient"
+    )
     assert "You have pneumonia" not in check.text
     assert "possible that this is pneumonia" in check.text and "Drink fluids." in check.text
 
@@ -55,7 +61,11 @@ def test_you_have_to_is_not_a_diagnosis(guard):
 
 
 def test_method_or_lethality_content_is_blocked_after_a_self_harm_context(guard):
-    msgs = [Message("user", "I don't want to live anymore"), Message("assistant", "..."), Message("user", "how many pills is too many")]
+    msgs = [
+        Message("user", "I don't want to live anymore"),
+        Message("assistant", "..."),
+        Message("user", "how many pills is too many"),
+    ]
     check = guard.check_output("The lethal dose is roughly 10 g for an adult.", msgs, "patient")
     assert "10 g" not in check.text and "crisis" in check.text.lower()
     assert check.events[0]["action_taken"] == "blocked_method_or_lethality"
@@ -63,7 +73,9 @@ def test_method_or_lethality_content_is_blocked_after_a_self_harm_context(guard)
 
 def test_toxicity_facts_pass_without_a_self_harm_context(guard):
     msgs = [Message("user", "is paracetamol dangerous in overdose?")]
-    check = guard.check_output("Yes: an overdose can damage the liver, so never exceed the label dose.", msgs, "patient")
+    check = guard.check_output(
+        "Yes: an overdose can damage the liver, so never exceed the label dose.", msgs, "patient"
+    )
     assert "damage the liver" in check.text
 
 

@@ -72,4 +72,7 @@ def test_spans_point_into_the_original_text_and_values_are_not_kept():
     text = "Hi Maria, call 415-555-0134"
     result = scrub(text)
     assert result.text == "Hi [NAME], call [PHONE]"
-    assert [(s.kind, text[s.start : s.end]) for s in result.spans] == [("NAME", "Maria"), ("PHONE", "415-555-0134")]
+    assert [(s.kind, text[s.start : s.end]) for s in result.spans] == [
+        ("NAME", "Maria"),
+        ("PHONE", "415-555-0134"),
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -18,13 +19,15 @@ from training.data.dedup import normalise
 from training.data.formats import read_records
 
 ROOT = project_root()
-CONFIGS = sorted((ROOT / "configs/data").glob("*.yaml"))
+CONFIGS = sorted(p for p in (ROOT / "configs/data").glob("*.yaml") if p.stem != "generate")
 
 
 @pytest.fixture(scope="module")
 def tiny_build(tmp_path_factory, shared_data) -> Path:
     out = tmp_path_factory.mktemp("build") / "tiny"
-    result = CliRunner().invoke(app, ["build", str(ROOT / "configs/data/tiny.yaml"), "--set", f"output_dir={out}"])
+    result = CliRunner().invoke(
+        app, ["build", str(ROOT / "configs/data/tiny.yaml"), "--set", f"output_dir={out}"]
+    )
     assert result.exit_code == 0, result.output
     assert str(out) in result.output
     return out
@@ -32,16 +35,31 @@ def tiny_build(tmp_path_factory, shared_data) -> Path:
 
 def test_tiny_build_writes_splits_manifest_card_and_config(tiny_build):
     names = {p.name for p in tiny_build.iterdir()}
-    assert names == {"train.jsonl", "validation.jsonl", "test.jsonl", "manifest.json", "README.md", "config.yaml"}
+    assert names == {
+        "train.jsonl",
+        "validation.jsonl",
+        "test.jsonl",
+        "manifest.json",
+        "README.md",
+        "config.yaml",
+    }
     manifest = json.loads((tiny_build / "manifest.json").read_text())
     total = sum(s["records"] for s in manifest["splits"].values())
     assert 300 <= total <= 370
     assert all(len(f["sha256"]) == 64 for i in manifest["inputs"] for f in i["files"])
     assert sum(i.get("records_loaded", 0) for i in manifest["inputs"]) == 370  # the `sample:` sizes
     steps = manifest["steps"]
-    assert [s["step"] for s in steps] == ["strip_artefacts", "scrub_pii", "language", "length", "exact_dedup",
-                                          "decontaminate", "mix", "near_dedup"]
-    for before, after in zip(steps[3:], steps[4:]):  # each whole-set step starts where the last ended
+    assert [s["step"] for s in steps] == [
+        "strip_artefacts",
+        "scrub_pii",
+        "language",
+        "length",
+        "exact_dedup",
+        "decontaminate",
+        "mix",
+        "near_dedup",
+    ]
+    for before, after in itertools.pairwise(steps):  # each whole-set step starts where the last ended
         assert after["input"] == before["output"]
     assert steps[-1]["output"] == total
     assert sum(manifest["splits"]["train"]["prompt_chars"].values()) == manifest["splits"]["train"]["records"]
@@ -79,6 +97,13 @@ def test_shipped_stage_configs_load_and_point_at_real_files(path, shared_data):
             assert (ROOT / src.path).exists(), f"{path.name}: {src.path}"
 
 
+def test_shipped_generation_config_loads(shared_data):
+    from training.data.generate import GenerateConfig
+
+    cfg = load_config(GenerateConfig, ROOT / "configs/data/generate.yaml")
+    assert (ROOT / cfg.kg).exists() and cfg.mode == "dialogue"
+
+
 def test_unknown_config_key_names_the_file_and_closest_key(tmp_path):
     path = tmp_path / "x.yaml"
     path.write_text("name: x\nsplitt: {test: 0.1}\n")
@@ -88,10 +113,18 @@ def test_unknown_config_key_names_the_file_and_closest_key(tmp_path):
 
 def test_a_failing_build_leaves_the_previous_output_untouched(tmp_path):
     good = tmp_path / "in.jsonl"
-    good.write_text(json.dumps({"instruction": "What is flu?", "input": "", "output": "A viral illness."}) + "\n")
+    good.write_text(
+        json.dumps({"instruction": "What is flu?", "input": "", "output": "A viral illness."}) + "\n"
+    )
     out = tmp_path / "out"
-    cfg = load_config(BuildConfig, overrides={"name": "t", "output_dir": str(out),
-                                             "sources": [{"name": "a", "loader": "alpaca", "path": str(good)}]})
+    cfg = load_config(
+        BuildConfig,
+        overrides={
+            "name": "t",
+            "output_dir": str(out),
+            "sources": [{"name": "a", "loader": "alpaca", "path": str(good)}],
+        },
+    )
     build(cfg, tmp_path)
     before = (out / "manifest.json").read_text()
     good.write_text(good.read_text() + '{"instruction": "broken"\n')
@@ -103,13 +136,20 @@ def test_a_failing_build_leaves_the_previous_output_untouched(tmp_path):
 
 def test_a_missing_required_source_is_an_error_and_an_optional_one_is_reported(tmp_path):
     good = tmp_path / "in.jsonl"
-    good.write_text(json.dumps({"instruction": "What is flu?", "input": "", "output": "A viral illness."}) + "\n")
-    sources = [{"name": "a", "loader": "alpaca", "path": str(good)},
-               {"name": "b", "loader": "alpaca", "path": str(tmp_path / "absent.json"), "required": False}]
+    good.write_text(
+        json.dumps({"instruction": "What is flu?", "input": "", "output": "A viral illness."}) + "\n"
+    )
+    sources = [
+        {"name": "a", "loader": "alpaca", "path": str(good)},
+        {"name": "b", "loader": "alpaca", "path": str(tmp_path / "absent.json"), "required": False},
+    ]
     cfg = load_config(BuildConfig, overrides={"output_dir": str(tmp_path / "o"), "sources": sources})
     out = build(cfg, tmp_path)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["skipped_sources"][0]["name"] == "b"
     sources[1]["required"] = True
-    with pytest.raises(DataError, match="absent.json: input of source 'b' not found"):
-        build(load_config(BuildConfig, overrides={"output_dir": str(tmp_path / "o2"), "sources": sources}), tmp_path)
+    with pytest.raises(DataError, match=r"absent\.json: input of source 'b' not found"):
+        build(
+            load_config(BuildConfig, overrides={"output_dir": str(tmp_path / "o2"), "sources": sources}),
+            tmp_path,
+        )

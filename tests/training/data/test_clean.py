@@ -22,8 +22,10 @@ def rec(q: str, a: str, source: str = "s", id: str = "") -> InstructionRecord:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("Hi, thanks for your query. You have a cold. Drink water. Best wishes, Chat Doctor.",
-         "You have a cold. Drink water."),
+        (
+            "Hi, thanks for your query. You have a cold. Drink water. Best wishes, Chat Doctor.",
+            "You have a cold. Drink water.",
+        ),
         ("Hello, thank you for asking at ChatDoctor. Take paracetamol.", "Take paracetamol."),
         ("Your scan is normal. I am Chat Doctor, a GP. Rest well.", "Your scan is normal. Rest well."),
         ("Please consult a Chat Doctor. Rest.\nRegards, Dr. Chat Doctor", "Rest."),
@@ -35,7 +37,9 @@ def test_anonymisation_artefacts_and_boilerplate_are_stripped(text, expected):
 
 
 def test_patient_greetings_are_kept_but_artefacts_removed():
-    assert strip_artefacts("Hi doctor, thanks for your question earlier.", assistant=False).startswith("Hi doctor")
+    assert strip_artefacts("Hi doctor, thanks for your question earlier.", assistant=False).startswith(
+        "Hi doctor"
+    )
     assert strip_artefacts("My doctor (Chat Doctor) said so. I hurt.", assistant=False) == "I hurt."
 
 
@@ -47,7 +51,9 @@ def test_language_detection_is_script_based():
 
 
 def test_fallback_pii_scrubber_replaces_safe_harbor_identifiers():
-    text = "Mail john.doe@example.com or call 415-555-0132, see https://x.org/a on 2023-04-01, SSN 123-45-6789."
+    text = (
+        "Mail john.doe@example.com or call 415-555-0132, see https://x.org/a on 2023-04-01, SSN 123-45-6789."
+    )
     out = fallback_scrub(text)
     for tag in ("[EMAIL]", "[PHONE]", "[URL]", "[DATE]", "[ID]"):
         assert tag in out
@@ -62,9 +68,18 @@ def test_the_safety_layer_scrubber_is_used_when_installed():
 
 
 def test_cleaner_counts_removed_and_changed_records_per_step():
-    c = Cleaner().add("artefacts", artefact_step).add("pii", pii_step(fallback_scrub)).add("length", length_step(3, 3, 100))
-    records = [rec("question one", "Fine. Best wishes, Chat Doctor."), rec("ok", "too short q"),
-               rec("mail me at a@b.co", "sure thing"), rec("q" * 50, "a" * 60)]
+    c = (
+        Cleaner()
+        .add("artefacts", artefact_step)
+        .add("pii", pii_step(fallback_scrub))
+        .add("length", length_step(3, 3, 100))
+    )
+    records = [
+        rec("question one", "Fine. Best wishes, Chat Doctor."),
+        rec("ok", "too short q"),
+        rec("mail me at a@b.co", "sure thing"),
+        rec("q" * 50, "a" * 60),
+    ]
     out = list(c.run(records))
     report = {r["step"]: r for r in c.report()}
     assert [r.response for r in out] == ["Fine.", "sure thing"]
@@ -118,9 +133,9 @@ def test_splits_never_separate_near_duplicates():
 def test_split_sizes_follow_the_ratios_when_records_are_distinct(shared_data):
     from training.data.loaders import load
 
-    recs = list(load("huatuo_llama_data", shared_data / "huatuo/llama_data.json"))[:1000]
+    recs = list(load("huatuo_llama_data", shared_data / "huatuo/llama_data.json"))[:400]
     splits = split_records(recs, SplitConfig(validation=0.1, test=0.05), seed=3)
-    assert abs(len(splits["validation"]) - 100) <= 5 and abs(len(splits["test"]) - 50) <= 5
+    assert abs(len(splits["validation"]) - 40) <= 3 and abs(len(splits["test"]) - 20) <= 3
     again = split_records(recs, SplitConfig(validation=0.1, test=0.05), seed=3)
     assert [r.id for r in again["test"]] == [r.id for r in splits["test"]]
 
@@ -132,11 +147,40 @@ def test_cleaning_in_worker_processes_matches_one_process(shared_data):
     recs[5] = rec("call me at 415-555-0132", "ok, Chat Doctor will. Rest well.")
 
     def cleaner() -> Cleaner:
-        return Cleaner().add("artefacts", artefact_step).add("pii", pii_step(fallback_scrub)).add(
-            "length", length_step(3, 5, 10_000))
+        return (
+            Cleaner()
+            .add("artefacts", artefact_step)
+            .add("pii", pii_step(fallback_scrub))
+            .add("length", length_step(3, 5, 10_000))
+        )
 
     one, two = cleaner(), cleaner()
     a, b = list(one.run(recs)), list(two.run(recs, workers=2))
     assert [r.to_dict() for r in a] == [r.to_dict() for r in b]
     assert one.report() == two.report()
     assert a[5].prompt == "call me at [PHONE]" and a[5].response == "Rest well."
+
+
+def test_a_fixed_instruction_shared_with_the_eval_set_does_not_flag_everything(shared_data, tmp_path):
+    import json
+
+    from training.data.loaders import load
+
+    train = list(load("genmedgpt_5k", shared_data / "chatdoctor/chatdoctor5k.json"))[:300]
+    leaked = train[7].to_alpaca()["input"]
+    rows = [
+        {
+            "input": f"Patient {i} asks about an unrelated rash on the left elbow that itches at night.",
+            "answer_icliniq": f"Answer {i}: use a mild steroid cream.",
+            "answer_chatgpt": "",
+            "answer_chatdoctor": "",
+        }
+        for i in range(50)
+    ] + [{"input": leaked, "answer_icliniq": "x", "answer_chatgpt": "", "answer_chatdoctor": ""}]
+    path = tmp_path / "icliniq.json"
+    path.write_text(json.dumps(rows))
+    from training.data.dedup import content_text
+
+    dc = Decontaminator([content_text(r) for r in load("icliniq", path)])
+    assert [i for i, r in enumerate(train) if dc.contaminated(r)] == [7]
+    assert dc.template_grams > 0  # the boilerplate shared by the 51 iCliniq-style rows was set aside

@@ -19,11 +19,28 @@ def test_corrections_table_rows_become_instruction_records(tmp_path):
     engine = sa.create_engine(url)
     models.Base.metadata.create_all(engine)
     rows = [
-        {"id": uuid.uuid4(), "message_id": uuid.uuid4(), "clinician_id": uuid.uuid4(), "question": "Is 39C fever bad?",
-         "original": "No.", "corrected": "A fever of 39C needs attention; see a doctor if it lasts.", "note": "unsafe",
-         "rating": -1, "created_at": datetime(2026, 1, 1, tzinfo=UTC)},
-        {"id": uuid.uuid4(), "message_id": uuid.uuid4(), "clinician_id": uuid.uuid4(), "question": "  ",
-         "original": "x", "corrected": "y", "note": None, "rating": None, "created_at": datetime(2026, 1, 2, tzinfo=UTC)},
+        {
+            "id": uuid.uuid4(),
+            "message_id": uuid.uuid4(),
+            "clinician_id": uuid.uuid4(),
+            "question": "Is 39C fever bad?",
+            "original": "No.",
+            "corrected": "A fever of 39C needs attention; see a doctor if it lasts.",
+            "note": "unsafe",
+            "rating": -1,
+            "created_at": datetime(2026, 1, 1, tzinfo=UTC),
+        },
+        {
+            "id": uuid.uuid4(),
+            "message_id": uuid.uuid4(),
+            "clinician_id": uuid.uuid4(),
+            "question": "  ",
+            "original": "x",
+            "corrected": "y",
+            "note": None,
+            "rating": None,
+            "created_at": datetime(2026, 1, 2, tzinfo=UTC),
+        },
     ]
     with engine.begin() as conn:
         conn.execute(sa.insert(models.Correction.__table__), rows)
@@ -32,7 +49,11 @@ def test_corrections_table_rows_become_instruction_records(tmp_path):
     assert export(out, url) == 1
     (rec,) = read_records(out)
     assert rec.prompt == "Is 39C fever bad?" and rec.response.startswith("A fever of 39C")
-    assert rec.meta["original"] == "No." and rec.meta["note"] == "unsafe" and rec.source == "clinician_corrections"
+    assert (
+        rec.meta["original"] == "No."
+        and rec.meta["note"] == "unsafe"
+        and rec.source == "clinician_corrections"
+    )
 
 
 def test_a_database_without_the_table_gives_a_clear_error(tmp_path):

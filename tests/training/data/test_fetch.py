@@ -60,15 +60,25 @@ def server():
 
 def registry(url: str, sha256: str | None) -> Registry[DatasetInfo]:
     reg: Registry[DatasetInfo] = Registry("dataset")
-    reg.register("demo", DatasetInfo(description="d", urls=[url], file_name="data.json", loader="alpaca",
-                                     license="CC0", formatting="alpaca", sha256=sha256))
+    reg.register(
+        "demo",
+        DatasetInfo(
+            description="d",
+            urls=[url],
+            file_name="data.json",
+            loader="alpaca",
+            license="CC0",
+            formatting="alpaca",
+            sha256=sha256,
+        ),
+    )
     return reg
 
 
 def test_an_interrupted_download_resumes_with_a_range_request(tmp_path, server):
     server.cut_at = 400_000
     reg = registry(server.url, hashlib.sha256(PAYLOAD).hexdigest())
-    with pytest.raises(DownloadError, match="kept in .*data.json.part to resume"):
+    with pytest.raises(DownloadError, match=r"kept in .*data\.json\.part to resume"):
         fetch("demo", tmp_path, registry=reg, timeout=5)
     have = (tmp_path / "data.json.part").stat().st_size
     assert 0 < have <= 400_000
@@ -86,7 +96,9 @@ def test_a_checksum_mismatch_is_refused_and_nothing_kept(tmp_path, server):
 
 def test_an_unreachable_host_says_the_network_is_unavailable(tmp_path):
     reg = registry("http://127.0.0.1:9/nothing.json", None)
-    with pytest.raises(DownloadError, match="network unreachable or blocked.*pass the local path to the 'alpaca' loader"):
+    with pytest.raises(
+        DownloadError, match=r"network unreachable or blocked.*pass the local path to the 'alpaca' loader"
+    ):
         fetch("demo", tmp_path, registry=reg, timeout=2)
 
 

@@ -15,7 +15,9 @@ def test_genmedgpt_5k_has_5452_records_with_the_fixed_instruction(shared_data):
     recs = list(load("genmedgpt_5k", shared_data / "chatdoctor/chatdoctor5k.json"))
     assert len(recs) == 5452
     assert all(r.prompt.startswith(CHATDOCTOR_INSTRUCTION + "\n") for r in recs)
-    assert recs[0].to_alpaca()["input"].startswith("Doctor, I have been experiencing sudden and frequent panic")
+    assert (
+        recs[0].to_alpaca()["input"].startswith("Doctor, I have been experiencing sudden and frequent panic")
+    )
     assert len({r.id for r in recs}) == 5452 and recs[0].lang == "en"
 
 
@@ -66,14 +68,18 @@ def test_icliniq_picks_the_reference_answer(tmp_path):
 
 def test_dolly_maps_context_and_response(tmp_path):
     path = tmp_path / "dolly.jsonl"
-    path.write_text(json.dumps({"instruction": "Sum up", "context": "Text.", "response": "Short.", "category": "x"}))
+    path.write_text(
+        json.dumps({"instruction": "Sum up", "context": "Text.", "response": "Short.", "category": "x"})
+    )
     (rec,) = load("dolly_15k", path)
     assert rec.prompt == "Sum up\nText." and rec.response == "Short."
 
 
 def test_crlf_json_lines_and_arrays_are_read(tmp_path):
     row = {"instruction": "q", "input": "", "output": "a"}
-    (tmp_path / "a.json").write_bytes(("[\r\n" + json.dumps(row) + ",\r\n" + json.dumps(row) + "\r\n]\r\n").encode())
+    (tmp_path / "a.json").write_bytes(
+        ("[\r\n" + json.dumps(row) + ",\r\n" + json.dumps(row) + "\r\n]\r\n").encode()
+    )
     (tmp_path / "b.json").write_bytes((json.dumps(row) + "\r\n" + json.dumps(row) + "\r\n").encode())
     assert len(list(load("alpaca", tmp_path / "a.json"))) == 2
     assert len(list(load("alpaca", tmp_path / "b.json"))) == 2
@@ -135,8 +141,17 @@ def test_every_registry_entry_names_a_known_loader():
     from training.data.catalog import load_registry
 
     reg = load_registry()
-    assert {"stanford_alpaca", "genmedgpt_5k", "healthcaremagic_100k", "icliniq", "huatuo_llama_data",
-            "huatuo_liver_cancer", "med_chatglm", "dolly_15k", "coig"} <= set(reg.names())
+    assert {
+        "stanford_alpaca",
+        "genmedgpt_5k",
+        "healthcaremagic_100k",
+        "icliniq",
+        "huatuo_llama_data",
+        "huatuo_liver_cancer",
+        "med_chatglm",
+        "dolly_15k",
+        "coig",
+    } <= set(reg.names())
     for name in reg:
         info = reg.get(name)
         assert info.loader in LOADERS and info.urls and info.license

@@ -10,12 +10,24 @@ from chatdoctor.types import Message
 ALPACA = [
     {"instruction": "If you are a doctor, please answer.", "input": "I have a headache.", "output": "Rest."},
     {"instruction": "Say hi", "input": "", "output": "Hi"},
-    {"instruction": "And now?", "input": "", "output": "Still fine.", "system": "Be brief.",
-     "history": [["How are you?", "Fine."], ["Sure?", "Yes."]]},
+    {
+        "instruction": "And now?",
+        "input": "",
+        "output": "Still fine.",
+        "system": "Be brief.",
+        "history": [["How are you?", "Fine."], ["Sure?", "Yes."]],
+    },
 ]
 SHAREGPT = [
-    {"conversations": [{"from": "human", "value": "q1"}, {"from": "gpt", "value": "a1"},
-                       {"from": "human", "value": "q2"}, {"from": "gpt", "value": "a2"}], "system": "sys"},
+    {
+        "conversations": [
+            {"from": "human", "value": "q1"},
+            {"from": "gpt", "value": "a1"},
+            {"from": "human", "value": "q2"},
+            {"from": "gpt", "value": "a2"},
+        ],
+        "system": "sys",
+    },
     {"conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}]},
 ]
 
@@ -35,7 +47,14 @@ def test_alpaca_user_turn_is_instruction_newline_input_like_llama_factory():
 
 def test_alpaca_history_becomes_earlier_turns():
     rec = InstructionRecord.from_alpaca(ALPACA[2])
-    assert [m.content for m in rec.messages] == ["How are you?", "Fine.", "Sure?", "Yes.", "And now?", "Still fine."]
+    assert [m.content for m in rec.messages] == [
+        "How are you?",
+        "Fine.",
+        "Sure?",
+        "Yes.",
+        "And now?",
+        "Still fine.",
+    ]
     assert rec.system == "Be brief."
 
 
@@ -45,8 +64,13 @@ def test_sharegpt_round_trips_exactly(row):
 
 
 def test_sharegpt_leading_system_turn_becomes_the_system_prompt():
-    row = {"conversations": [{"from": "system", "value": "S"}, {"from": "human", "value": "q"},
-                             {"from": "gpt", "value": "a"}]}
+    row = {
+        "conversations": [
+            {"from": "system", "value": "S"},
+            {"from": "human", "value": "q"},
+            {"from": "gpt", "value": "a"},
+        ]
+    }
     rec = InstructionRecord.from_sharegpt(row)
     assert rec.system == "S" and len(rec.messages) == 2
 

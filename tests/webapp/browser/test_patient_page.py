@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+
+import httpx
 import pytest
 
-from tests.webapp.conftest import ScriptedBackend, add_user, message_row, wait_for
+from tests.webapp.conftest import ScriptedBackend, add_user, message_row, sign_in, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -84,7 +87,29 @@ def test_reloading_while_an_answer_is_written_resubscribes_and_gets_all_of_it(
         assert done.locator(".body").inner_text().strip().endswith("w40")
         mid = done.get_attribute("data-message-id")
         assert message_row(app, mid).status == "done"
-        assert done.locator("[data-action=regenerate]").is_visible()
+        done.locator("[data-action=regenerate]").click()  # a second answer beside the first
+        page.locator("#messages .msg.assistant.done").nth(1).wait_for()
+        second = page.locator("#messages .msg.assistant").nth(1).get_attribute("data-message-id")
+        assert second != mid and message_row(app, second).parent_id == message_row(app, mid).parent_id
+
+
+def test_waiting_answer_shows_its_place_in_the_queue(make_app, live_server, new_context):
+    gate = threading.Event()
+    app = make_app(ScriptedBackend(words=3, gate=gate, gate_after=1), generation_threads=1)
+    first, patient = add_user(app, "patient"), add_user(app, "patient")
+    with live_server(app) as server, httpx.Client(base_url=server.url, timeout=10) as other:
+        sign_in(app, other, first)
+        conversation = other.post("/conversations", json={}).json()["id"]
+        busy = other.post(f"/conversations/{conversation}/messages", json={"content": "first"}).json()
+        wait_for(lambda: message_row(app, busy["assistant_message"]["id"]).status == "streaming")
+        page = new_context(server, app, patient).new_page()
+        page.goto("/chat")
+        _ask(page, "second in line")
+        queue = page.locator("#messages .msg.assistant .queue")
+        queue.wait_for()
+        assert "position 1 in the queue" in queue.inner_text()
+        gate.set()
+        page.locator("#messages .msg.assistant.done").wait_for()
 
 
 XSS = '<img src=x onerror="window.__xss=1;alert(1)"> <script>window.__xss=2;alert(2)</script> [a](javascript:alert(3))'
