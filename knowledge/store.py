@@ -5,11 +5,12 @@
     line 1   JSON header: {"format": "chatdoctor-kg", "version": 1, "compression": "none"|"gzip",
              "entities": N, "facts": M, "sources": S, "name": ..., "created": ...}
     rest     pickle (protocol 5) of one tuple of plain tables (str/int/float/None/tuple only):
-             (strings, source_rows, node_rows, adjacency)
+             (strings, source_rows, source_sets, node_rows, adjacency)
 
-Strings (names, keys, relation names) are interned in one table and referred to by index; every
-``Source`` is stored once. Loading uses a restricted unpickler that refuses any class or function, so a
-``.cdkg`` file cannot run code. A header from a newer version or another format is refused by name.
+Short repeated strings (kinds, languages, attribute and relation names) are interned in one table and
+referred to by index; every ``Source`` and every distinct set of sources is stored once. Loading uses a
+restricted unpickler that refuses any class or function, so a ``.cdkg`` file cannot run code. A header
+from a newer version or another format is refused by name.
 """
 
 from __future__ import annotations
@@ -60,32 +61,34 @@ class _Strings:
 def _tables(kg: KnowledgeGraph) -> tuple:
     st = _Strings()
     sources: dict[Source, int] = {}
+    sets: dict[frozenset[Source], int] = {}  # each distinct source set once (edges share them)
     order = {key: i for i, key in enumerate(kg.g.nodes)}
 
-    def src_ids(items: set[Source]) -> tuple[int, ...]:
-        return tuple(sources.setdefault(s, len(sources)) for s in items)
+    def set_id(items: frozenset[Source] | set[Source]) -> int:
+        fs = items if isinstance(items, frozenset) else frozenset(items)
+        i = sets.get(fs)
+        if i is None:
+            i = sets[fs] = len(sets)
+            for src in fs:
+                sources.setdefault(src, len(sources))
+        return i
 
     nodes = []
     for key, data in kg.g.nodes(data=True):
         e: Entity = data["entity"]
         nodes.append((
             key, st(e.kind.value), e.name, st(e.lang), tuple(sorted(e.aliases)),
-            tuple(e.names.items()), tuple((st(k), v) for k, v in e.attrs.items()), src_ids(e.sources),
+            tuple(e.names.items()), tuple((st(k), v) for k, v in e.attrs.items()), set_id(e.sources),
         ))  # fmt: skip
-    # adjacency: per subject node, (object node, ((relation, source ids), ...)) pairs
+    # adjacency: per subject node, (object node, ((relation, source-set id), ...)) pairs
     adjacency = [
-        (
-            order[u],
-            tuple(
-                (order[v], tuple((st(r), src_ids(d["sources"])) for r, d in kd.items()))
-                for v, kd in nbrs.items()
-            ),
-        )
+        (order[u], tuple((order[v], tuple((st(r), set_id(d["sources"])) for r, d in kd.items())) for v, kd in nbrs.items()))
         for u, nbrs in kg.g.adjacency()
         if nbrs
-    ]
+    ]  # fmt: skip
     source_rows = [(st(s.name), s.record_id, s.weight) for s in sources]
-    return tuple(st.table), source_rows, nodes, adjacency
+    source_sets = [tuple(sources[src] for src in fs) for fs in sets]
+    return tuple(st.table), source_rows, source_sets, nodes, adjacency
 
 
 def save(kg: KnowledgeGraph, path: str | Path, *, compress: bool = False) -> int:
@@ -159,8 +162,8 @@ def load(path: str | Path) -> KnowledgeGraph:
     try:
         if header.get("compression") == "gzip":
             payload = gzip.decompress(payload)
-        strings, source_rows, nodes, adjacency = _TablesOnly(io.BytesIO(payload)).load()
-        return _build(header, strings, source_rows, nodes, adjacency)
+        strings, source_rows, source_sets, nodes, adjacency = _TablesOnly(io.BytesIO(payload)).load()
+        return _build(header, strings, source_rows, source_sets, nodes, adjacency)
     except (pickle.UnpicklingError, EOFError, ValueError, OSError, TypeError, IndexError) as exc:
         raise DataError(f"corrupt {FORMAT} payload ({exc}); re-import the graph", path=path) from None
     finally:
@@ -168,22 +171,16 @@ def load(path: str | Path) -> KnowledgeGraph:
             gc.enable()
 
 
-def _build(header: dict, strings, source_rows, nodes, adjacency) -> KnowledgeGraph:
+def _build(header: dict, strings, source_rows, source_sets, nodes, adjacency) -> KnowledgeGraph:
     sources = [Source(strings[n], rid, w) for n, rid, w in source_rows]
+    fsets = [frozenset([sources[i] for i in ids]) for ids in source_sets]  # shared by the edges (immutable)
     kinds = {i: Kind(v) for i, v in enumerate(strings) if v in Kind._value2member_map_}
     g = nx.MultiDiGraph()
     keys = []
     node_attr = g._node
-    for key, kind, name, lang, aliases, names, attrs, srcs in nodes:
-        ent = Entity(
-            kinds[kind],
-            name,
-            set(aliases),
-            strings[lang],
-            dict(names),
-            {strings[k]: v for k, v in attrs},
-            {sources[i] for i in srcs},
-        )
+    for key, kind, name, lang, aliases, names, attrs, sid in nodes:
+        ent = Entity(kinds[kind], name, set(aliases), strings[lang], dict(names),
+                     {strings[k]: v for k, v in attrs}, set(fsets[sid]))  # fmt: skip
         node_attr[key] = {"entity": ent}
         keys.append(key)
     # Fill networkx's adjacency dicts directly (the documented MultiDiGraph layout: succ[u][v][key] = data,
@@ -192,18 +189,12 @@ def _build(header: dict, strings, source_rows, nodes, adjacency) -> KnowledgeGra
     for key in keys:
         succ[key] = {}
         pred[key] = {}
-    shared: dict[tuple[int, ...], frozenset[Source]] = {}  # edge source sets are immutable: share equal ones
     for u, pairs in adjacency:
-        su = succ[keys[u]]
         ku = keys[u]
+        su = succ[ku]
         for v, rels in pairs:
             kv = keys[v]
-            kd = su[kv] = pred[kv][ku] = {}
-            for r, srcs in rels:
-                fs = shared.get(srcs)
-                if fs is None:
-                    fs = shared[srcs] = frozenset([sources[i] for i in srcs])
-                kd[strings[r]] = {"sources": fs}
+            su[kv] = pred[kv][ku] = {strings[r]: {"sources": fsets[sid]} for r, sid in rels}
     return KnowledgeGraph(g, name=header.get("name") or "kg")
 
 

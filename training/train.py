@@ -12,6 +12,7 @@ and cosine schedule apply and ZeRO-3 gathers full 16-bit weights on save.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 from pathlib import Path
@@ -49,6 +50,7 @@ def run_stage(pipe: PipelineConfig, name: str) -> Path:
     # 1. settings first: with ZeRO-3 they must exist before the model is built (zero.Init shards it)
     finished = (read_manifest(plan.dir) or {}).get("status") == "finished"
     resume = None if finished else last_checkpoint(plan.dir)
+    resume_step = _checkpoint_step(resume)  # read now: save_total_limit may delete it while training
     world, rank = int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("RANK", "0"))
     kwargs = _trainer_kwargs(pipe, plan)
     kwargs["deepspeed"] = deepspeed_settings(kwargs["deepspeed"], resume, world, rank)
@@ -122,6 +124,7 @@ def run_stage(pipe: PipelineConfig, name: str) -> Path:
             trainable_parameters=trainable,
             total_parameters=total,
             resumed_from=resume,
+            resumed_step=resume_step,
             log_history=trainer.state.log_history,
         )
     trainer.accelerator.wait_for_everyone()
@@ -136,6 +139,14 @@ def _plan(pipe: PipelineConfig, name: str) -> StagePlan:
             return plan
     pipe.stage(name)  # raises naming the known stages
     raise AssertionError
+
+
+def _checkpoint_step(checkpoint: str | None) -> int | None:
+    if not checkpoint:
+        return None
+    return int(
+        json.loads((Path(checkpoint) / "trainer_state.json").read_text(encoding="utf-8"))["global_step"]
+    )
 
 
 def _trainer_kwargs(pipe: PipelineConfig, plan: StagePlan) -> dict[str, Any]:

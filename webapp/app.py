@@ -54,9 +54,10 @@ def create_app(settings: Settings | None = None, *, engine: ChatEngine | None = 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         await run_in_threadpool(db.check_schema)
-        if app.state.manager.engine is None:
-            await run_in_threadpool(_configure_engine, app.state.manager, settings)
-        await run_in_threadpool(app.state.manager.start)
+        manager = app.state.manager
+        if manager.engine is None:  # load the model in the background: /healthz answers at once
+            manager.load_engine(lambda: _configure_engine(manager, settings))
+        await run_in_threadpool(manager.start)
         try:
             yield
         finally:

@@ -68,8 +68,8 @@ def serve(
     settings = _settings()
     if workers > 1 and (settings.database_url.startswith("sqlite") or not settings.redis_url):
         raise ConfigError(
-            "--workers > 1 needs CHATDOCTOR_DATABASE_URL=postgresql+psycopg://... and "
-            "CHATDOCTOR_REDIS_URL=redis://... (streams and limits are shared through them)"
+            "--workers > 1 needs PostgreSQL (CHATDOCTOR_DATABASE_URL=postgresql+psycopg://...) and Redis "
+            "(CHATDOCTOR_REDIS_URL=redis://...): answers stream and limits count across workers through them"
         )
     settings.resolved_secret()  # refuse a placeholder secret before starting workers
     if migrate:

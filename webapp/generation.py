@@ -100,6 +100,8 @@ class GenerationManager:
         self._threads: list[threading.Thread] = []
         self._closing = False
         self._closed = threading.Event()
+        self._engine_loaded = threading.Event()
+        self._engine_loaded.set()
         self.params = GenParams()  # decoding parameters of the configured model
         self.metrics.queue_length.set_function(lambda: len(self._waiting))
         self.metrics.active.set_function(lambda: len(self._running))
@@ -250,7 +252,24 @@ class GenerationManager:
 
     # --- running -------------------------------------------------------------------------------
 
+    def load_engine(self, build: Callable[[], None]) -> None:
+        """Run ``build`` (which sets ``self.engine``) on a thread; generations wait for it to finish."""
+        self._engine_loaded.clear()
+
+        def run() -> None:
+            try:
+                build()
+            finally:
+                self._engine_loaded.set()
+
+        threading.Thread(target=run, name="engine-loader", daemon=True).start()
+
+    @property
+    def loading(self) -> bool:
+        return not self._engine_loaded.is_set()
+
     def engine_for(self, audience: str) -> ChatEngine:
+        self._engine_loaded.wait(self.settings.generation_timeout_s)
         engine = self.engine
         if engine is None:
             from chatdoctor.errors import BackendUnavailable

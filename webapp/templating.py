@@ -52,7 +52,10 @@ templates.env.globals["csrf_header"] = CSRF_HEADER
 
 
 def render(request: Request, name: str, /, status_code: int = 200, **context: Any) -> HTMLResponse:
-    """Render a page; ``user`` and ``csrf_token`` come from ``request.state`` unless given."""
+    """Render a page; ``user`` and ``csrf_token`` default to the request's sign-in (error pages too)."""
     context.setdefault("user", getattr(request.state, "user", None))
-    context.setdefault("csrf_token", getattr(request.state, "csrf_token", ""))
+    signer = getattr(request.app.state, "signer", None)
+    session = signer.read(request) if signer is not None else None
+    context.setdefault("csrf_token", signer.csrf_token(session) if session else "")
+    context.setdefault("signed_in", session is not None)
     return templates.TemplateResponse(request, name, context, status_code=status_code)

@@ -21,7 +21,7 @@ _AGE_ZH = re.compile(
     r"(?:(?:出生|满|新生儿|宝宝|婴儿|孩子)(?:才|刚|只有)?\s*" + _NUM + r"\s*(?:个)?(天|周|星期|个月|月))"
     r"|(?:" + _NUM + r"\s*(?:个)?(天|周|星期|个月|月)(?=大|的|宝宝|婴儿|新生儿))"
 )
-_BABY_ZH = re.compile(r"宝宝|婴儿|新生儿|孩子|小孩|出生|满月")
+_BABY_ZH = re.compile(r"宝宝|婴儿|新生儿|孩子|小孩|出生|满月|女儿|儿子|闺女")
 _NEWBORN = re.compile(
     r"\bnewborn\b|\bneonat\w*|新生儿|新生宝宝|新生|满月|不到(?:三|3)个月|三个月以(?:内|下)|under (?:3|three) months"
 )
@@ -80,6 +80,9 @@ def _fever(text: str) -> str | None:
     """The evidence of a fever ≥ 38 °C (or ≥ 100.4 °F), or None."""
     for m in _TEMP_F.finditer(text):
         if float(f"{m.group(1)}.{m.group(2) or 0}") >= 100.4:
+            return m.group(0).strip()
+    for m in _TEMP_C.finditer(text):
+        if m.group(2):  # 38.0-42.9 with a decimal: a temperature even without a unit
             return m.group(0).strip()
     if _TEMP_CONTEXT.search(text):
         for m in _TEMP_C.finditer(text):

@@ -37,11 +37,8 @@ class SafetyTriage(TriageResult):
         """The ``safety_events`` row for this decision (None for routine/self-care)."""
         if self.level not in ("emergency", "urgent") and self.category != "safety_check_failed":
             return None
-        kind = (
-            "self_harm"
-            if self.category == "self_harm"
-            else ("emergency" if self.level == "emergency" else "urgent")
-        )
+        kinds = {"self_harm": "self_harm", "safety_check_failed": "check_failed"}
+        kind = kinds.get(self.category or "", "emergency" if self.level == "emergency" else "urgent")
         action = "short_circuit" if self.response else ("banner" if self.banner else "flagged")
         return {"category": kind, "detail": self.category or "", "rule_or_model": f"{self.source}:{self.version}",
                 "action_taken": action, "escalated_to": "clinician_review" if self.needs_review else ""}  # fmt: skip

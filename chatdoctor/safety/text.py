@@ -32,7 +32,8 @@ def clause_starts(text: str) -> list[int]:
     """Offsets at which each clause begins (0 first)."""
     starts = [0]
     for m in _CLAUSE.finditer(text):
-        starts.append(m.end())
+        # Punctuation closes a clause; a conjunction ("but", "now", "但是") opens the next one.
+        starts.append(m.start() if m.group(0)[0].isalpha() else m.end())
     return starts
 
 

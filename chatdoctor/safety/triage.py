@@ -17,6 +17,7 @@ from chatdoctor.safety.rules import RuleSet, Scan, level_rank, scan
 RAISE_EMERGENCY = 0.4  # classifier probability that raises to emergency
 RAISE_EMERGENCY_SUPPRESSED = 0.7  # ... when the rules saw a negated/historical/informational mention
 RAISE_URGENT = 0.5
+RAISE_SELF_HARM = 0.25  # self-harm raises on its own probability, even when not the top label
 MIN_CONTENT = 4  # CJK characters + English words the classifier needs before it may raise a level
 
 #: An LLM (or any) third check: message text -> (level, category) to raise to, or None.
@@ -118,6 +119,12 @@ class Triager:
             return  # too little text for the model to judge ("我了", "ok")
         pred = self.classifier.predict(prepared)
         decision.scores = {k: round(v, 3) for k, v in sorted(pred.probs.items(), key=lambda kv: -kv[1])[:3]}
+        self_harm = pred.probs.get("self_harm", 0.0)
+        if pred.label != "self_harm" and self_harm >= RAISE_SELF_HARM and not decision.scan.suppressed():
+            # Missing a suicidal message costs far more than an unneeded kind reply (CV on the training set).
+            decision.raise_to(
+                "emergency", "self_harm", [f"classifier self_harm p={self_harm:.2f}"], "classifier"
+            )
         if pred.label == "infant_fever":
             # Ages and temperatures are numbers the detector reads; the model only knows "baby + fever".
             decision.raise_to(

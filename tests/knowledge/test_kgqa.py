@@ -142,8 +142,24 @@ def test_symptom_question_returns_ranked_cited_candidates(qa):
 
 
 def test_missing_attribute_is_reported_honestly(qa):
-    ans = qa.answer("白血病能治好吗？")
-    assert not ans.found and ans.render() == "知识图谱中没有白血病的这类信息。"
+    ans = qa.answer("癫痫能治好吗？")
+    assert not ans.found and ans.render() == "知识图谱中没有癫痫的这类信息。"
+    assert qa.answer("白血病能治好吗？").render().startswith("白血病的治愈情况：与类型和年龄有关")
+
+
+def test_prevention_duration_and_risk_groups_come_from_the_starter_texts(qa):
+    assert qa.answer("怎样才能预防感冒？").render().startswith("预防感冒：勤洗手")
+    assert (
+        qa.answer("How long does a cold last?")
+        .render()
+        .startswith("How long Common cold lasts: Usually 7 to 10")
+    )
+    assert "中老年人" in qa.answer("什么人容易得高血压？").render()
+
+
+def test_symptom_list_without_question_words_ranks_diseases(qa):
+    ans = qa.answer("头疼，恶心，怕光")
+    assert ans.intents == ["symptom_disease"] and ans.candidates[0].key == "disease:偏头痛"
 
 
 def test_unknown_question_says_it_is_not_in_the_graph(qa):

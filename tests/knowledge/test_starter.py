@@ -7,7 +7,7 @@ import pytest
 from chatdoctor.errors import DataError
 from knowledge.lookup import KnowledgeBase
 from knowledge.schema import Kind, Rel
-from knowledge.starter import DISEASES, VOCAB, load_starter
+from knowledge.starter import DISEASES, EXTRA, VOCAB, load_starter
 
 COMMON = [
     "感冒",
@@ -133,3 +133,14 @@ def test_broken_yaml_names_the_file_and_line(tmp_path):
     bad.write_text("symptom:\n  发热: [fever\n", encoding="utf-8")
     with pytest.raises(DataError, match=r"vocab.yaml:\d+"):
         load_starter(DISEASES, bad)
+
+
+def test_extra_texts_must_name_a_known_disease_and_field(tmp_path):
+    bad = tmp_path / "extra.yaml"
+    bad.write_text("不存在的病:\n  prevention: {zh: 甲, en: a}\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"extra.yaml.*不存在的病"):
+        load_starter(DISEASES, VOCAB, bad)
+    bad.write_text("感冒:\n  prevent: {zh: 甲, en: a}\n", encoding="utf-8")
+    with pytest.raises(DataError, match="unknown field"):
+        load_starter(DISEASES, VOCAB, bad)
+    assert EXTRA.exists()

@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from chatdoctor.backends.base import BACKENDS
 from chatdoctor.errors import BackendUnavailable
 from chatdoctor.types import Citation
+from tests.webapp.browser.passwords import reuse_password_hashes  # noqa: F401 (autouse)
 from tests.webapp.conftest import ScriptedBackend, add_user
-from tests.webapp.fast_hash import reuse_password_hashes  # noqa: F401 (autouse)
 from webapp.security import CSRF_HEADER, SESSION_COOKIE
 
 pytestmark = pytest.mark.postgres
@@ -329,3 +329,52 @@ def test_backend_page_describes_and_switches_backend(make_app, actors):
     with app.state.db.session() as session:
         assert serving.saved_overrides(session=session)["backend"] == PAGES_BACKEND
         assert audit.list_events(session=session, action="backend.configure")
+
+
+def test_error_page_for_signed_in_user_offers_sign_out_not_sign_in(make_app, actors):
+    app = make_app()
+    people = actors(app)
+    r = people["patient"].client.get("/no-such-page", headers=HTML)
+    assert r.status_code == 404 and "Sign out" in r.text and 'href="/login"' not in r.text
+    assert "not a diagnosis" in r.text
+
+
+def test_safety_event_waits_for_assignment_then_clinician_marks_it_reviewed(make_app, actors):
+    from webapp.services import audit, feedback, messages
+
+    app = make_app()
+    people = actors(app)
+    conv, reply = answered(app, people["patient"].user, triage_level="emergency")
+    with app.state.db.session() as session:
+        messages.add_safety_event(session=session, message_id=reply.id, conversation_id=conv.id,
+                                  level="emergency", category="cardiac", rule="rules/chest_pain", action="short_circuit")  # fmt: skip
+    admin = people["admin"].client
+    page = admin.get("/admin").text
+    assert f"<code>{conv.id}</code>" in page and ">safety</span>" in page
+    clinician = people["clinician"].user
+    admin.post(
+        "/admin/assignments", data={"conversation_id": str(conv.id), "clinician_id": str(clinician.id)}
+    )
+    assert "Nothing waiting." in admin.get("/admin").text
+    doctor = people["clinician"].client
+    assert "safety: cardiac" in doctor.get("/clinician").text
+    r = doctor.post(f"/clinician/messages/{reply.id}/reviewed", data={"note": "appropriate escalation"})
+    assert r.status_code == 200 and "Nothing flagged." in r.text
+    with app.state.db.session() as session:
+        assert feedback.review_queue(session=session, clinician=clinician) == []
+        assert [e.reason for e in audit.list_events(session=session, action="message.review")] == [
+            "appropriate escalation"
+        ]
+
+
+def test_sign_out_needs_the_form_token_and_ends_the_session(make_app, actors):
+    app = make_app()
+    people = actors(app)
+    client = people["patient"].client
+    token = form_token(client.get("/history").text)
+    del client.headers[CSRF_HEADER]
+    assert client.post("/logout", headers=HTML, follow_redirects=False).status_code == 403
+    r = client.post("/logout", data={"csrf_token": token}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/login"
+    cleared = r.headers["set-cookie"]
+    assert cleared.startswith(f'{SESSION_COOKIE}=""') and "Max-Age=0" in cleared

@@ -25,7 +25,7 @@ from training.data import clean
 from training.data.card import render_card
 from training.data.config import BuildConfig, SourceConfig, resolve
 from training.data.dedup import Decontaminator, content_text, exact_dedup, near_dedup
-from training.data.formats import write_records
+from training.data.formats import publish_mode, write_records
 from training.data.loaders import load
 from training.data.mix import SPLITS, presample, sample_source, split_records
 from training.data.pii import get_scrubber
@@ -196,6 +196,8 @@ def build(cfg: BuildConfig, root: Path, *, config_path: Path | None = None) -> P
         config_yaml = yaml.safe_dump(to_dict(cfg), allow_unicode=True, sort_keys=False)
         (tmp / "config.yaml").write_text(config_yaml, "utf-8")
         (tmp / "README.md").write_text(render_card(manifest, cfg.description), "utf-8")
+        for p in [tmp, *tmp.iterdir()]:
+            publish_mode(p)
     return out
 
 

@@ -1,21 +1,20 @@
 """Exact and near-duplicate detection (MinHash + LSH via ``datasketch``) and n-gram decontamination.
 
 Text is normalised (case-folded, punctuation and spaces removed) and cut into 5-character shingles,
-which works for Chinese and English alike. Hashes use CRC32 so results are identical run to run.
+which works for Chinese and English alike. Shingle hashes are a fixed polynomial hash (no Python ``hash``),
+so results are identical run to run.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import re
 import unicodedata
-import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
 
 import numpy as np
-from datasketch import MinHash, MinHashLSH
+from datasketch import LeanMinHash, MinHash, MinHashLSH
 
 from chatdoctor.records import InstructionRecord
 
@@ -44,44 +43,49 @@ def exact_dedup(
         seen.add(digest)
 
 
-def _crc(b: bytes) -> int:
-    return zlib.crc32(b)
+_PRIME = np.uint64(1_000_003)
+_LOW32 = np.uint64(0xFFFFFFFF)
 
 
-@functools.cache
-def _permutations(num_perm: int) -> tuple:
-    # building the permutation table dominates a fresh MinHash's cost: share one per size
-    return MinHash(num_perm=num_perm, scheme="affine32").permutations
+def shingle_hashes(text: str, shingle: int = 5) -> np.ndarray:
+    """Distinct 32-bit hashes of the normalised text's ``shingle``-character windows (vectorised)."""
+    codes = np.frombuffer(normalise(text).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    if len(codes) < shingle:
+        codes = np.pad(codes, (0, shingle - len(codes)))
+    n = len(codes) - shingle + 1
+    h = np.zeros(n, dtype=np.uint64)
+    for j in range(shingle):  # polynomial rolling hash, wrapping mod 2**64
+        h = h * _PRIME + codes[j : j + n]
+    return np.unique((h ^ (h >> np.uint64(32))) & _LOW32)
 
 
-def minhash(text: str, num_perm: int = 64, shingle: int = 5) -> MinHash:
-    norm = normalise(text)
-    grams = {norm[i : i + shingle] for i in range(max(1, len(norm) - shingle + 1))}
-    m = MinHash(num_perm=num_perm, hashfunc=_crc, permutations=_permutations(num_perm), scheme="affine32")
-    m.update_batch([g.encode() for g in grams])
-    return m
+def _identity(value: int) -> int:
+    return value
 
 
 class NearDuplicates:
-    """Incremental near-duplicate index: ``add(id, text)`` returns the id it duplicates, if any."""
+    """Incremental near-duplicate index: ``add(id, text)`` returns the ids it duplicates, if any."""
 
     def __init__(self, threshold: float = 0.8, num_perm: int = 64) -> None:
         self.threshold = threshold
-        self.num_perm = num_perm
-        self.lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
-        self.hashes: dict[str, MinHash] = {}
+        self.lsh = MinHashLSH(threshold=threshold, num_perm=num_perm, prepickle=False)
+        # one MinHash reused for every text: building a fresh one (permutation table) costs more than hashing
+        self._m = MinHash(num_perm=num_perm, hashfunc=_identity, scheme="affine32")
+        self.hashes: dict[bytes, LeanMinHash] = {}
 
-    def match(self, key: str, text: str) -> tuple[MinHash, list[str]]:
-        m = minhash(text, self.num_perm)
-        found = [k for k in self.lsh.query(m) if m.jaccard(self.hashes[k]) >= self.threshold]
-        return m, sorted(found)
+    def signature(self, text: str) -> LeanMinHash:
+        self._m.clear()
+        self._m.update_batch(shingle_hashes(text))
+        return LeanMinHash(self._m)
 
     def add(self, key: str, text: str, *, insert_duplicates: bool = False) -> list[str]:
-        m, found = self.match(key, text)
+        m = self.signature(text)
+        found = sorted(k for k in self.lsh.query(m) if m.jaccard(self.hashes[k]) >= self.threshold)
         if not found or insert_duplicates:
-            self.lsh.insert(key, m)
-            self.hashes[key] = m
-        return found
+            bkey = key.encode()
+            self.lsh.insert(bkey, m, check_duplication=False)
+            self.hashes[bkey] = m
+        return [k.decode() for k in found]
 
 
 def near_dedup(

@@ -8,6 +8,7 @@ Writers go through ``chatdoctor.io.atomic_write``: a failed write leaves no file
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -134,7 +135,15 @@ def write_records(path: str | Path, records: Iterable[InstructionRecord], style:
             for r in records:
                 f.write(json.dumps(convert(r), ensure_ascii=False) + "\n")
                 count += 1
+    publish_mode(path)
     return count
+
+
+def publish_mode(path: Path) -> None:
+    """Temp files are created private (0600/0700); give the output the usual umask-based mode."""
+    umask = os.umask(0)
+    os.umask(umask)
+    path.chmod((0o777 if path.is_dir() else 0o666) & ~umask)
 
 
 def _write_parquet(path: Path, rows: Iterable[dict[str, Any]]) -> int:
@@ -145,6 +154,7 @@ def _write_parquet(path: Path, rows: Iterable[dict[str, Any]]) -> int:
     table = pa.Table.from_pylist(items) if items else pa.table({})
     with atomic_write(path, "wb") as f:
         pq.write_table(table, f)
+    publish_mode(path)
     return len(items)
 
 

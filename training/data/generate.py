@@ -26,7 +26,7 @@ from chatdoctor.records import InstructionRecord, RecordError
 from chatdoctor.types import Message
 from knowledge.graph import KnowledgeGraph
 from knowledge.schema import Entity, Kind, Rel
-from training.data.formats import write_records
+from training.data.formats import publish_mode, write_records
 from training.data.kg_instructions import load_graph, name_in
 from training.data.llm import CachedChat, request_hash
 
@@ -250,6 +250,7 @@ def run_generation(
     report = _report(cfg, tasks, results, accepted, rejected, chat)
     with atomic_write(out.with_suffix(".report.json")) as f:
         json.dump(report, f, ensure_ascii=False, indent=2)
+    publish_mode(out.with_suffix(".report.json"))
     return report
 
 

@@ -14,7 +14,7 @@ from chatdoctor.errors import ChatDoctorError
 from webapp.deps import Admin, SessionDep, csrf_protect, csrf_token
 from webapp.errors import BadRequest, NotFound
 from webapp.models import ROLES, User
-from webapp.services import conversations, pages, serving, stats, users
+from webapp.services import conversations, pages, review, serving, stats, users
 from webapp.templating import render
 
 router = APIRouter(tags=["pages"], include_in_schema=False, dependencies=[Depends(csrf_protect)])
@@ -41,6 +41,7 @@ def _users_page(request: Request, session, admin: User, page: int, **extra) -> H
         roles=ROLES,
         counts=users.count_users(session=session),
         clinicians=[u for u in users.list_users(session=session, role="clinician", limit=500) if u.approved],
+        unassigned=review.unassigned_items(session=session),
         page=page,
         has_next=len(rows) > PAGE_SIZE,
         **extra,

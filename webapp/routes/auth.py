@@ -30,7 +30,7 @@ HOME = {"patient": "/chat", "clinician": "/clinician", "admin": "/admin"}
 def _form_page(request: Request, template: str, /, status_code: int = 200, **context) -> HTMLResponse:
     """A signed-out form page with a fresh double-submit token in a cookie and in the form."""
     token = secrets.token_urlsafe(24)
-    response = render(request, template, status_code, user=None, csrf_token=token, **context)
+    response = render(request, template, status_code, user=None, signed_in=False, csrf_token=token, **context)
     response.set_cookie(PRE_CSRF_COOKIE, token, max_age=3600, httponly=True, samesite="strict", path="/")
     if request.cookies.get(SESSION_COOKIE):  # a stale sign-in (expired, disabled) would fail the CSRF check
         request.app.state.signer.clear(response)

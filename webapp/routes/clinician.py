@@ -21,12 +21,12 @@ from webapp.deps import (
     csrf_token,
     require_role,
 )
-from webapp.models import Correction
-from webapp.services import conversations, feedback, pages
+from webapp.models import Correction, User
+from webapp.services import conversations, feedback, pages, review
 from webapp.templating import render
 
 router = APIRouter(tags=["pages"], include_in_schema=False, dependencies=[Depends(csrf_protect)])
-Staff = Annotated[object, Depends(require_role("clinician", "admin"))]
+Staff = Annotated[User, Depends(require_role("clinician", "admin"))]
 _graph_lock = threading.Lock()
 
 
@@ -65,7 +65,7 @@ def read_conversation(
 
 
 @router.post("/clinician/messages/{message_id}/review")
-def review(
+def save_review(
     message: ReadableMessage,
     session: SessionDep,
     user: Clinician,
@@ -82,8 +82,21 @@ def review(
         note=note or None,
         rating=rating,
     )
+    review.mark_reviewed(session=session, message=message, clinician=user, note=note)
     target = f"/clinician/conversations/{message.conversation_id}?saved=1#msg-{message.id}"
     return RedirectResponse(target, status_code=303)
+
+
+@router.post("/clinician/messages/{message_id}/reviewed")
+def reviewed(
+    message: ReadableMessage,
+    session: SessionDep,
+    user: Clinician,
+    note: Annotated[str, Form(max_length=1000)] = "",
+) -> RedirectResponse:
+    """Close the answer's flags and safety events without a correction (it was fine)."""
+    review.mark_reviewed(session=session, message=message, clinician=user, note=note)
+    return RedirectResponse("/clinician", status_code=303)
 
 
 def _knowledge(request: Request) -> tuple[KnowledgeBase, dict[str, int]]:

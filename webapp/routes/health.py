@@ -26,7 +26,10 @@ async def readyz(request: Request) -> JSONResponse:
         checks["database"] = "ok"
     except Exception as exc:
         checks["database"] = f"error: {type(exc).__name__}"
-    checks["model"] = "ok" if state.manager.engine is not None else "error: no backend configured"
+    if state.manager.loading:
+        checks["model"] = "loading"
+    else:
+        checks["model"] = "ok" if state.manager.engine is not None else "error: no backend configured"
     if state.settings.redis_url:
         try:
             await run_in_threadpool(state.limiter._redis.ping)

@@ -14,7 +14,6 @@
     if (!r.ok) {
       const detail = data && (data.detail || (data.error && data.error.message));
       const err = new Error(typeof detail === "string" ? detail : `request failed (${r.status})`);
-      err.retryAfter = r.headers.get("Retry-After");
       throw err;
     }
     return data || {};
@@ -96,6 +95,7 @@
     try {
       const turn = await post(bubble.dataset.regenerateUrl);
       const fresh = await fetchBubble(turn.assistant_message.id);
+      button.remove(); // the newest answer is the one to regenerate from now on
       bubble.after(fresh);
       bind(fresh);
     } catch (e) { showError(e.message); button.disabled = false; }
@@ -149,13 +149,14 @@
       }
       const turn = await post(form.dataset.postUrlTemplate.replace("__ID__", cid), { content: text });
       const list = document.getElementById("messages");
+      list.querySelectorAll("[data-action=regenerate]").forEach((b) => b.remove()); // only the newest answer
       list.appendChild(userBubble(text));
       box.value = "";
       const bubble = await fetchBubble(turn.assistant_message.id);
       list.appendChild(bubble);
       bind(bubble);
     } catch (e) {
-      showError(e.retryAfter ? `${e.message} (try again in ${e.retryAfter} s)` : e.message);
+      showError(e.message);
     } finally {
       send.disabled = false;
     }

@@ -12,7 +12,13 @@ from chatdoctor.safety.classifier import LABELS, LABELS_EMERGENCY, read_labelled
 from chatdoctor.safety.rules import DATA_DIR
 from chatdoctor.safety.text import normalise
 
-HELD_OUT = ["eval_set.jsonl", "heldout_set.jsonl", "heldout2_set.jsonl"]
+HELD_OUT = [
+    "eval_set.jsonl",
+    "heldout_set.jsonl",
+    "heldout2_set.jsonl",
+    "heldout3_set.jsonl",
+    "heldout4_set.jsonl",
+]
 NEAR_DUPLICATE = 90  # rapidfuzz ratio on normalised text
 
 

@@ -117,3 +117,18 @@ def test_a_failing_output_check_withholds_the_reply(guard, recording_backend, mo
     monkeypatch.setattr("chatdoctor.safety.guard.check_reply", boom)
     check = guard.check_output("Take 10 units of insulin.", [Message("user", "how much insulin?")], "patient")
     assert check.changed and "10 units" not in check.text and "output check failed" in check.notes[0]
+
+
+def test_a_model_can_serve_as_the_third_layer_and_only_raises(safety_cache):
+    from chatdoctor.safety.llm import backend_check
+    from tests.chatdoctor.safety.conftest import RecordingBackend
+
+    judge = RecordingBackend(reply="self_harm")
+    guard = build_guard(llm_check=backend_check(judge))
+    result = guard.triage("the grey days never end and I am so done")
+    assert (result.level, result.category, result.source) == ("emergency", "self_harm", "llm")
+    assert judge.calls and judge.calls[0][0].role == "system"
+    assert "llm:" in result.version
+
+    calm = build_guard(llm_check=backend_check(RecordingBackend(reply="routine")))
+    assert calm.triage("my husband collapsed and is unresponsive").level == "emergency"

@@ -153,3 +153,29 @@ def test_a_missing_required_source_is_an_error_and_an_optional_one_is_reported(t
             load_config(BuildConfig, overrides={"output_dir": str(tmp_path / "o2"), "sources": sources}),
             tmp_path,
         )
+
+
+def test_mixture_fractions_and_caps_are_seeded_and_extra_formats_written(tmp_path, shared_data):
+    general = str(shared_data / "general/alpaca_en_demo.json")
+    med = str(shared_data / "huatuo/llama_data.json")
+    sources = [
+        {"name": "general", "loader": "alpaca", "path": general, "fraction": 0.1, "scrub_pii": False},
+        {"name": "med", "loader": "huatuo_llama_data", "path": med, "sample": 400, "max_records": 150},
+    ]
+    over = {
+        "output_dir": str(tmp_path / "o"),
+        "sources": sources,
+        "formats": ["jsonl", "parquet", "alpaca", "sharegpt"],
+    }
+    out = build(load_config(BuildConfig, overrides=over), tmp_path)
+    manifest = json.loads((out / "manifest.json").read_text())
+    mix = next(s for s in manifest["steps"] if s["step"] == "mix")
+    exact = next(s for s in manifest["steps"] if s["step"] == "exact_dedup")
+    unique_general = 999 - exact["removed_by_source"].get("general", 0)
+    assert mix["output"] == round(unique_general * 0.1) + 150 and mix["input"] > 1300
+    first = sorted(p.name for p in out.iterdir())
+    assert "train.parquet" in first and "test.alpaca.json" in first and "validation.sharegpt.json" in first
+    parquet = [r.to_dict() for r in read_records(out / "train.parquet")]
+    assert parquet == [r.to_dict() for r in read_records(out / "train.jsonl")]
+    again = build(load_config(BuildConfig, overrides={**over, "output_dir": str(tmp_path / "p")}), tmp_path)
+    assert (again / "train.jsonl").read_text() == (out / "train.jsonl").read_text()

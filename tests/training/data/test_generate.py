@@ -148,14 +148,18 @@ def test_chinese_self_instruct_items_become_records(tmp_path, kg_small):
         ]
         return json.dumps({"items": items}, ensure_ascii=False)
 
+    seeds = tmp_path / "seeds.jsonl"
+    seeds.write_text(
+        "".join(json.dumps({"instruction": f"示例指令{i}", "output": "答"}) + "\n" for i in range(5))
+    )
     with OpenAIServer(replies=reply) as server:
-        report = run_generation(
-            config(tmp_path, server, mode="self_instruct", lang="zh"), tmp_path, kg=kg_small
-        )
+        cfg = config(tmp_path, server, mode="self_instruct", lang="zh", seed_tasks=str(seeds))
+        report = run_generation(cfg, tmp_path, kg=kg_small)
     records = list(read_records(tmp_path / "out/dialogues.jsonl"))
     assert report["accepted"] == 3
     assert all(isinstance(r, InstructionRecord) and r.lang == "zh" for r in records)
-    assert "已知：" in server.requests[0].body["messages"][-1]["content"]
+    prompt = server.requests[0].body["messages"][-1]["content"]
+    assert "已知：" in prompt and prompt.count("示例指令") == 3  # three seed tasks as examples
 
 
 def test_a_non_retryable_http_error_stops_with_a_clear_error(tmp_path, kg_small):

@@ -162,3 +162,38 @@ def test_rows_report_their_line_numbers(tmp_path):
     path = tmp_path / "x.json"
     path.write_text('[\n  {"a": 1},\n\n  {"a": 2}\n]\n')
     assert [line for line, _ in iter_rows(path)] == [2, 4]
+
+
+def test_convert_command_writes_sharegpt_that_reads_back(tmp_path, shared_data):
+    from typer.testing import CliRunner
+
+    from training.data.commands import app
+
+    out = tmp_path / "liver.sharegpt.json"
+    src = shared_data / "huatuo/liver_cancer.json"
+    result = CliRunner().invoke(
+        app, ["convert", str(src), str(out), "--loader", "huatuo_liver_cancer", "--to", "sharegpt"]
+    )
+    assert result.exit_code == 0 and "wrote 1000 records" in result.output
+    rows = json.loads(out.read_text())
+    assert rows[0]["conversations"][0]["from"] == "human" and len(rows) == 1000
+    assert [r.messages for r in load("sharegpt", out)] == [
+        r.messages for r in load("huatuo_liver_cancer", src)
+    ]
+
+
+def test_cli_reports_bad_input_on_one_line_with_exit_code_2(tmp_path):
+    import subprocess
+    import sys
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"instruction": "q", "output": "a"}\n{"instruction": "q"}\n')
+    proc = subprocess.run(
+        [sys.executable, "-m", "chatdoctor.cli", "data", "convert", str(bad), str(tmp_path / "o.jsonl")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"error: {bad}:2, field 'output': missing or not text"
+    assert not (tmp_path / "o.jsonl").exists()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.webapp.fast_hash import reuse_password_hashes  # noqa: F401 (autouse)
+from tests.webapp.browser.passwords import reuse_password_hashes  # noqa: F401 (autouse)
 
 CHROMIUM = os.environ.get("CHATDOCTOR_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [

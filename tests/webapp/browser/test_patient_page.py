@@ -53,6 +53,9 @@ def test_patient_signs_up_sees_answer_stream_stops_it_and_reload_keeps_it(make_a
         )
         seen = bubble.locator(".body").inner_text()
         assert seen.startswith("Answer to What helps a sore throat?")
+        _ask(page, "and a second question at once?")  # one answer at a time per user: a clear 429 message
+        page.locator("#ask-error:not([hidden])").wait_for()
+        assert "still being written" in page.locator("#ask-error").inner_text()
         bubble.locator("[data-action=stop]").click()
         page.locator("#messages .msg.assistant.stopped").wait_for()
         assert backend.cancelled.is_set()  # the backend itself stopped, not just the page

@@ -181,3 +181,25 @@ def test_closing_the_stream_does_not_stop_generation(make_app, actors, live_serv
             mid = turn["assistant_message"]["id"]
             row = wait_for(lambda: (m := message_row(app, mid)).status == "done" and m)
     assert row.content.endswith("w6")
+
+
+def test_quiet_stream_sends_keep_alive_comments(make_app, actors, live_server):
+    gate = threading.Event()
+    app = make_app(ScriptedBackend(words=2, gate=gate, gate_after=1), keepalive_s=0.2)
+    people = actors(app, lifespan=False)
+    with live_server(app) as server:
+        patient = people["patient"].client
+        with httpx.Client(
+            base_url=server.url, cookies=dict(patient.cookies), headers=dict(patient.headers), timeout=10
+        ) as client:
+            turn = ask(client, new_conversation(client))
+            with client.stream("GET", turn["stream_url"]) as r:
+                assert r.headers["cache-control"] == "no-cache" and r.headers["x-accel-buffering"] == "no"
+                lines = []
+                for line in r.iter_lines():
+                    lines.append(line)
+                    if line == ": keep-alive":
+                        break
+            gate.set()
+            wait_for(lambda: message_row(app, turn["assistant_message"]["id"]).status == "done")
+    assert lines[-1] == ": keep-alive"

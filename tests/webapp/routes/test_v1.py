@@ -172,3 +172,18 @@ def test_rate_limit_is_429_with_retry_after(served, live_server):
         r = httpx.post(f"{server.url}/v1/chat/completions", headers=headers, json=body)
     assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
     assert r.json()["error"]["type"] == "rate_limit_error"
+
+
+def test_client_closing_the_stream_cancels_the_backend(make_app, live_server):
+    backend = ScriptedBackend(words=50, delay=0.05)
+    app = make_app(backend)
+    with live_server(app) as server:
+        client = openai.OpenAI(base_url=f"{server.url}/v1", api_key=api_key(app))
+        stream = client.chat.completions.create(
+            model="scripted-model", stream=True, messages=[{"role": "user", "content": "long answer please"}]
+        )
+        for chunk in stream:
+            if chunk.choices and chunk.choices[0].delta.content:
+                break
+        stream.close()
+        assert backend.cancelled.wait(5)
