@@ -58,11 +58,12 @@ _NT_PREFIXES = ("don", "doesn", "didn", "haven", "hasn", "hadn", "isn", "aren", 
 # Clause breaks end a cue's scope; glue words between a cue and a mention do not count toward its window.
 _BREAKS = ". ; ! ? 。 ； ！ ？ ， : ： but however although though except apart yet i my she he it there 但 却 还 而"
 _GLUE = "and or 、 和 或 及 与 也 a an the any of signs symptoms has had have feel felt experienced"
-_COMMON = set(
+_COMMON_WORDS = (
     "a an the and or but if of to in on at by for with from as is are was were be been am do does did "
     "have has had it its he she we you they me my us our your i no not so up out all any can may will "
-    "one two hi ok oh re us im ive id ill me go get got see saw say said day days pain ill sick well".split()
+    "one two hi ok oh re im ive id ill go get got see saw say said day days well"
 )
+_COMMON = set(_COMMON_WORDS.split())  # never link these as names ("BE" = Barrett's oesophagus elsewhere)
 _STOP = set(
     [
         "about",

@@ -44,7 +44,7 @@ def run_stage(pipe: PipelineConfig, name: str) -> Path:
     plan = _plan(pipe, name)
     stage = plan.stage
     plan.dir.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("TENSORBOARD_LOGGING_DIR", str(plan.dir / "logs"))
+    os.environ["TENSORBOARD_LOGGING_DIR"] = str(plan.dir / "logs")  # transformers 5 reads it per Trainer
     set_seed(pipe.seed)
 
     # 1. settings first: with ZeRO-3 they must exist before the model is built (zero.Init shards it)
@@ -129,7 +129,8 @@ def run_stage(pipe: PipelineConfig, name: str) -> Path:
         )
     trainer.accelerator.wait_for_everyone()
     del trainer, model
-    torch.cuda.empty_cache() if torch.cuda.is_available() else None
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
     return plan.model_dir
 
 

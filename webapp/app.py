@@ -61,7 +61,7 @@ def create_app(settings: Settings | None = None, *, engine: ChatEngine | None = 
         try:
             yield
         finally:
-            await run_in_threadpool(app.state.manager.shutdown)
+            await run_in_threadpool(manager.shutdown)
             app.state.broker.close()
             db.dispose()
 

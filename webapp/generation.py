@@ -75,6 +75,7 @@ class Job:
     cancel: threading.Event = field(default_factory=threading.Event)
     last_activity: float = field(default_factory=time.monotonic)
     timed_out: bool = False
+    interrupted: bool = False  # the server shut down before the answer finished
     text: str = ""  # generated so far (stored jobs); the watchdog flushes it to the database
     flushed_len: int = 0
     flushed_at: float = 0.0
@@ -133,17 +134,29 @@ class GenerationManager:
     def _live_workers(self) -> set[str] | None:
         return self.broker.live_workers()
 
-    def shutdown(self, timeout: float = 5.0) -> None:
-        """Stop accepting work, cancel running generations and wait briefly for the workers."""
+    def shutdown(self) -> None:
+        """Take no new work, let running answers finish for ``shutdown_grace_s``, then interrupt the rest.
+
+        Interrupted and still-queued answers end ``error``/interrupted with their text kept (as after a crash).
+        """
         with self._cond:
             self._closing = True
-            self._closed.set()
-            for job in self._running.values():
-                job.cancel.set()
             self._cond.notify_all()
-        deadline = time.monotonic() + timeout
+            queued, self._waiting = list(self._waiting), deque()
+        for job in queued:
+            job.interrupted = True
+            job.cancel.set()
+            self._run(job)
+        deadline = time.monotonic() + self.settings.shutdown_grace_s
+        while self._running and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with self._cond:
+            for job in self._running.values():
+                job.interrupted = True
+                job.cancel.set()
+        self._closed.set()
         for thread in self._threads:
-            thread.join(max(deadline - time.monotonic(), 0))
+            thread.join(max(deadline + 5 - time.monotonic(), 0.1))
 
     # --- queue ---------------------------------------------------------------------------------
 

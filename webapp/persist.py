@@ -19,10 +19,16 @@ if TYPE_CHECKING:
 log = logging.getLogger("chatdoctor.generation")
 
 
-def _status_for(done: Done, triage: TriageResult, timed_out: bool) -> tuple[str, str | None]:
+INTERRUPTED = "The server restarted while this answer was being written; the text so far is kept."
+
+
+def _status_for(done: Done, triage: TriageResult, job: Job) -> tuple[str, str | None]:
     """(status, error) of a finished turn."""
     if triage.short_circuit:
         return "blocked", None
+    if job.interrupted:
+        return "error", INTERRUPTED
+    timed_out = job.timed_out
     if done.finish_reason == "abort":
         return (
             ("error", "The model stopped responding (timeout); the text so far is kept.")
@@ -51,7 +57,9 @@ class PersistedRun:
     def run(self) -> None:
         self.manager.broker.start(self.key)
         try:
-            if self.job.cancel.is_set():
+            if self.job.interrupted:
+                self._store(status="error", finish_reason="interrupted", error=INTERRUPTED)
+            elif self.job.cancel.is_set():
                 self._store(status="stopped", finish_reason="abort")
             else:
                 self._generate()
@@ -149,7 +157,7 @@ class PersistedRun:
         if done is None:
             self._store(status="error", finish_reason="error", error="The model ended without an answer.")
             return
-        status, error = _status_for(done, self.triage, self.job.timed_out)
+        status, error = _status_for(done, self.triage, self.job)
         self.text = done.text
         metrics = self.manager.metrics
         if done.ttft_ms is not None:
@@ -173,6 +181,11 @@ class PersistedRun:
             if self.notices or done.output_notes
             else None,
         )
+
+    def _finish_reason(self, done: Done) -> str:
+        if self.job.interrupted:
+            return "interrupted"
+        return "timeout" if self.job.timed_out else done.finish_reason
 
     def _store(self, *, status: str, finish_reason: str, error: str | None = None, **values: Any) -> None:
         """Write the final state, then tell subscribers (so a late reader finds it in the database)."""

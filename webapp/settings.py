@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     generation_timeout_s: float = Field(
         120.0, gt=0, description="no new text for this long ends a generation"
     )
+    shutdown_grace_s: float = Field(
+        10.0, ge=0, description="on shutdown, running answers get this long to finish"
+    )
     keepalive_s: float = Field(15.0, gt=0, description="SSE keep-alive comment interval")
     # limits
     max_message_chars: int = Field(8000, ge=1, description="longest user message")

@@ -40,8 +40,13 @@ def import_file(
         raise DataError("no such file or folder", path=path)
     fmt = detect_format(path) if fmt == "auto" else fmt
     imp = IMPORTERS.get(fmt)
+    if path.is_dir() and not imp.folders:
+        raise DataError(f"the {fmt} format reads a file, not a folder; name the file inside", path=path)
     report = ImportReport(str(path), fmt, source or imp.source)
-    imp.fn(kg, ImportContext(path, report.source, report, encoding, progress))
+    try:
+        imp.fn(kg, ImportContext(path, report.source, report, encoding, progress))
+    except OSError as exc:  # unreadable file, folder where a file was expected...
+        raise DataError(f"cannot read: {exc.strerror or exc}", path=exc.filename or path) from None
     return report
 
 

@@ -96,16 +96,19 @@ class Importer:
     source: str  # default citation name of facts it imports
     lang: str  # language of the names it imports: zh | en
     help: str
+    folders: bool = False  # accepts a folder (imports the files it recognises inside)
 
 
 IMPORTERS: Registry[Importer] = Registry("KG import format")
 
 
-def register_importer(name: str, *, source: str, lang: str, help: str) -> Callable[[ImportFn], ImportFn]:
+def register_importer(
+    name: str, *, source: str, lang: str, help: str, folders: bool = False
+) -> Callable[[ImportFn], ImportFn]:
     """Decorator: register an import function under ``name``."""
 
     def deco(fn: ImportFn) -> ImportFn:
-        IMPORTERS.register(name, Importer(name, fn, source, lang, help))
+        IMPORTERS.register(name, Importer(name, fn, source, lang, help, folders))
         return fn
 
     return deco

@@ -22,6 +22,7 @@ Table = Callable[[KnowledgeGraph, ImportContext], None]
     source="kaggle",
     lang="en",
     help="Kaggle disease–symptom / medicine-recommendation CSVs (file or folder)",
+    folders=True,
 )
 def import_kaggle(kg: KnowledgeGraph, ctx: ImportContext) -> None:
     """Import each known table in the folder (or the one file); unknown files are skipped and reported."""

@@ -32,6 +32,7 @@ NOT_ENTITIES = {"deny": "negation words, not entities", "alias": "aliases withou
     source="wordlist",
     lang="zh",
     help="entity word lists, one name per line (kind from the file name)",
+    folders=True,
 )
 def import_wordlist(kg: KnowledgeGraph, ctx: ImportContext) -> None:
     """Every cleaned name becomes an entity of the file's kind (no facts)."""

@@ -105,3 +105,8 @@ def test_a_row_cut_short_in_the_39net_table_names_its_line(shared_data, tmp_path
     bad.write_bytes(b"".join(rows))
     err = _import(bad, "kg39")
     assert err.line == 4 and "columns" in str(err)
+
+
+def test_a_folder_given_to_a_file_format_is_a_data_error(tmp_path) -> None:
+    err = _import(tmp_path, "kg39")
+    assert "not a folder" in str(err)

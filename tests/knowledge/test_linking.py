@@ -106,3 +106,13 @@ def test_an_ambiguous_surface_returns_every_entity_it_names():
     ms = Linker(kg).link("老失眠")
     assert {m.key for m in ms} == {"symptom:失眠", "disease:失眠症"}
     assert {m.score for m in ms} == {1.0, 0.95}
+
+
+def test_aliases_that_are_ordinary_words_never_link():
+    kg = KnowledgeGraph()
+    kg.add_entity(
+        Kind.DISEASE, "巴雷特食管", source=Source("test"), aliases=["BE", "Barrett esophagus", "肿"]
+    )
+    linker = Linker(kg)
+    assert linker.link("it may be nothing, a bit 肿") == []
+    assert [m.key for m in linker.link("told I have Barrett esophagus")] == ["disease:巴雷特食管"]

@@ -111,6 +111,7 @@ def make_settings(db_url, tmp_path):
             secret_key="test-secret-key-0123456789",
             environment="test",
             generation_timeout_s=30.0,
+            shutdown_grace_s=0.5,
             keepalive_s=0.5,
             flush_interval_s=0.05,
         )

@@ -168,3 +168,23 @@ def test_user_pending_approval_cannot_post(make_app):
     with TestClient(app) as client:
         sign_in(app, client, user)
         assert client.post("/conversations", json={}).status_code == 401
+
+
+def test_shutdown_lets_answers_finish_then_interrupts_the_rest(make_app):
+    gate = threading.Event()
+    app = make_app(ScriptedBackend(words=3, gate=gate, gate_after=2), generation_threads=1)
+    users = [add_user(app, "patient") for _ in range(2)]
+    with TestClient(app) as client:
+        turns = []
+        for user in users:
+            sign_in(app, client, user)
+            turns.append(ask(client, new_conversation(client), "cough"))
+        running, queued = (t["assistant_message"]["id"] for t in turns)
+        wait_for(lambda: message_row(app, running).content.endswith("w1"))
+    first, second = message_row(app, running), message_row(app, queued)
+    assert (first.status, first.finish_reason, first.content) == (
+        "error",
+        "interrupted",
+        "Answer to cough: w1",
+    )
+    assert (second.status, second.finish_reason, second.content) == ("error", "interrupted", "")

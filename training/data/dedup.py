@@ -75,7 +75,7 @@ class NearDuplicates:
 
     def signature(self, text: str) -> LeanMinHash:
         self._m.clear()
-        self._m.update_batch(shingle_hashes(text))
+        self._m.update_batch(shingle_hashes(text).tolist())  # python ints iterate faster than numpy scalars
         return LeanMinHash(self._m)
 
     def add(self, key: str, text: str, *, insert_duplicates: bool = False) -> list[str]:
