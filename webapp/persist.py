@@ -168,7 +168,7 @@ class PersistedRun:
         metrics.completion_tokens.inc(done.usage.completion_tokens)
         self._store(
             status=status,
-            finish_reason="timeout" if self.job.timed_out else done.finish_reason,
+            finish_reason=self._finish_reason(done),
             error=error,
             prompt_tokens=done.usage.prompt_tokens,
             completion_tokens=done.usage.completion_tokens,

@@ -19,11 +19,17 @@ runner = CliRunner()
 def test_import_writes_a_graph_and_prints_the_report(shared_data, tmp_path) -> None:
     out = tmp_path / "g.cdkg"
     src = shared_data / "qasystem_medical_sample" / "medical2.json.bak"
-    result = runner.invoke(app, ["import", str(src), "--out", str(out), "--no-progress"])
+    reports = tmp_path / "reports.json"
+    result = runner.invoke(
+        app, ["import", str(src), "--out", str(out), "--report-json", str(reports), "--no-progress"]
+    )
     assert result.exit_code == 0, result.output
     assert "gb18030" in result.output and "dropped person name in symptom list" in result.output
     kg = store.load(out)
     assert "disease:百日咳" in kg
+    (report,) = json.loads(reports.read_text(encoding="utf-8"))
+    assert (report["format"], report["read"], report["encoding"]) == ("qasystem", 100, "gb18030")
+    assert report["cleaned"]["dropped person name in symptom list"] == 5
 
 
 def test_import_merge_into_adds_a_second_source_to_the_same_graph(shared_data, tmp_path) -> None:

@@ -16,6 +16,7 @@ from tests.webapp.routes.test_messages import ask, new_conversation, parse_sse
 
 pytestmark = pytest.mark.slow
 
+QUESTION = "Doctor, I have had a dry cough and a mild fever for three days."
 SYSTEM = "You are a careful doctor. Say when the patient must see a clinician in person."
 CONVERSATIONS = {
     "single turn": [
@@ -66,12 +67,28 @@ def test_unmerged_lora_adapter_answers_differently_from_the_base(vllm_server):
     models = {m["id"]: m for m in httpx.get(f"{vllm_server.base_url}/models", timeout=30).json()["data"]}
     assert {vllm_server.model, vllm_server.adapter} <= set(models)
     assert models[vllm_server.adapter]["parent"] == vllm_server.model
-    question = "Doctor, I have had a dry cough and a mild fever for three days."
-    base, adapted = (_chat(vllm_server, m, question) for m in (vllm_server.model, vllm_server.adapter))
+    base, adapted = (_chat(vllm_server, m, QUESTION) for m in (vllm_server.model, vllm_server.adapter))
     assert base["message"]["content"] and adapted["message"]["content"]
     assert adapted["message"]["content"] != base["message"]["content"]
-    again = _chat(vllm_server, vllm_server.adapter, question)
+    again = _chat(vllm_server, vllm_server.adapter, QUESTION)
     assert again["message"]["content"] == adapted["message"]["content"], "greedy decoding is deterministic"
+
+
+def test_vllm_serves_the_adapter_exactly_as_our_hf_backend_runs_it(vllm_server):
+    from chatdoctor.backends import create_backend
+    from chatdoctor.config import ChatConfig
+    from chatdoctor.types import GenParams, Message
+
+    run = vllm_server.run
+    config = ChatConfig(backend="hf", model=str(run.export_dir), adapter=str(run.adapter_dir), template=TEMPLATE,
+                        device="cpu", dtype="float32")  # fmt: skip
+    backend = create_backend(config)
+    try:
+        ours = backend.chat([Message("user", QUESTION)], GenParams(max_new_tokens=24, temperature=0.0))
+    finally:
+        backend.close()
+    served = _chat(vllm_server, vllm_server.adapter, QUESTION)["message"]["content"]
+    assert ours.text.strip() == served.strip() != ""
 
 
 @pytest.fixture

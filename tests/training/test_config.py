@@ -85,3 +85,9 @@ def test_chatdoctor_config_holds_the_published_hyperparameters():
         assert 128 <= s.per_device_batch_size * s.gradient_accumulation_steps * pipe.num_gpus <= 256
     assert pipe.method == "full" and pipe.learning_rate(pipe.stages[0]) == 2e-5
     assert all("icliniq" not in s.dataset for s in pipe.stages), "iCliniq is the held-out test set"
+
+
+def test_packing_is_refused_for_prefix_tuning(tmp_path):
+    data = {**BASE, "method": "ptuning", "stages": [{**BASE["stages"][0], "packing": True}]}
+    with pytest.raises(ConfigError, match="packing"):
+        load_pipeline(_write(tmp_path, data))

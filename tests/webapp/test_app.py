@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from chatdoctor.errors import ConfigError
-from tests.webapp.conftest import ScriptedBackend
+from tests.webapp.conftest import ScriptedBackend, wait_for
 from webapp.settings import Settings
 
 
@@ -65,12 +65,14 @@ def test_health_ready_and_metrics(make_app, actors):
         assert name in text
 
 
-def test_not_ready_without_a_model(make_app, actors):
-    app = make_app()
-    app.state.manager.engine = None
-    client = actors(app)["patient"].client
-    app.state.manager.engine = None
-    r = client.get("/readyz")
+def test_not_ready_when_the_configured_backend_fails_to_load(make_app, make_settings):
+    from webapp.app import create_app
+
+    make_app()  # creates the tables
+    app = create_app(make_settings(chat={"backend": "no-such-backend"}))
+    with TestClient(app) as client:
+        wait_for(lambda: not app.state.manager.loading)
+        r = client.get("/readyz")
     assert r.status_code == 503 and r.json()["checks"]["model"].startswith("error")
 
 

@@ -378,3 +378,12 @@ def test_sign_out_needs_the_form_token_and_ends_the_session(make_app, actors):
     assert r.status_code == 303 and r.headers["location"] == "/login"
     cleared = r.headers["set-cookie"]
     assert cleared.startswith(f'{SESSION_COOKIE}=""') and "Max-Age=0" in cleared
+
+
+def test_pages_forbid_inline_scripts_and_framing(make_app, actors):
+    app = make_app()
+    r = actors(app)["patient"].client.get("/chat")
+    assert "script-src 'self'" in r.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert "<script>" not in r.text and "style=" not in r.text  # everything the CSP allows is a file

@@ -25,7 +25,7 @@ from training.data import clean
 from training.data.card import render_card
 from training.data.config import BuildConfig, SourceConfig, resolve
 from training.data.dedup import Decontaminator, content_text, exact_dedup, near_dedup
-from training.data.formats import publish_mode, write_records
+from training.data.formats import publish_mode, to_hf_dataset, write_records
 from training.data.loaders import load
 from training.data.mix import SPLITS, presample, sample_source, split_records
 from training.data.pii import get_scrubber
@@ -196,7 +196,7 @@ def build(cfg: BuildConfig, root: Path, *, config_path: Path | None = None) -> P
         config_yaml = yaml.safe_dump(to_dict(cfg), allow_unicode=True, sort_keys=False)
         (tmp / "config.yaml").write_text(config_yaml, "utf-8")
         (tmp / "README.md").write_text(render_card(manifest, cfg.description), "utf-8")
-        for p in [tmp, *tmp.iterdir()]:
+        for p in [tmp, *tmp.rglob("*")]:
             publish_mode(p)
     return out
 
@@ -204,6 +204,10 @@ def build(cfg: BuildConfig, root: Path, *, config_path: Path | None = None) -> P
 def _write_split(tmp: Path, split: str, recs: list[InstructionRecord], formats: list[str]) -> list[str]:
     names = []
     for fmt in formats:
+        if fmt == "hf":  # a datasets.Dataset saved with save_to_disk (load_from_disk reads it)
+            to_hf_dataset(recs).save_to_disk(str(tmp / f"{split}.hf"))
+            names.append(f"{split}.hf")
+            continue
         name = {"jsonl": f"{split}.jsonl", "parquet": f"{split}.parquet"}.get(fmt, f"{split}.{fmt}.json")
         write_records(tmp / name, recs, "messages" if fmt in ("jsonl", "parquet") else fmt)
         names.append(name)

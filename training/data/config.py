@@ -81,16 +81,16 @@ class BuildConfig:
     dedup: DedupConfig = field(default_factory=DedupConfig)
     decontaminate: DecontamConfig = field(default_factory=DecontamConfig)
     split: SplitConfig = field(default_factory=SplitConfig)
-    formats: list[str] = field(default_factory=lambda: ["jsonl"])  # also: parquet, alpaca, sharegpt
+    formats: list[str] = field(default_factory=lambda: ["jsonl"])  # also: parquet, alpaca, sharegpt, hf
 
     def __post_init__(self) -> None:
         names = [s.name for s in self.sources]
         dup = {n for n in names if names.count(n) > 1}
         if dup:
             raise ConfigError(f"sources: duplicate name(s) {sorted(dup)}")
-        bad = set(self.formats) - {"jsonl", "parquet", "alpaca", "sharegpt"}
+        bad = set(self.formats) - {"jsonl", "parquet", "alpaca", "sharegpt", "hf"}
         if bad:
-            raise ConfigError(f"formats: unknown {sorted(bad)}; use jsonl, parquet, alpaca, sharegpt")
+            raise ConfigError(f"formats: unknown {sorted(bad)}; use jsonl, parquet, alpaca, sharegpt, hf")
 
 
 def project_root(start: Path | None = None) -> Path:

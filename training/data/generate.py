@@ -98,12 +98,16 @@ def build_tasks(
         if not facts["symptoms"]:
             continue
         aliases = [a for a in ent.aliases if _script(a) == cfg.lang]
+        sep = "、" if cfg.lang == "zh" else ", "
+        fill = {kind: sep.join(n for n, _ in f) or NONE[cfg.lang] for kind, f in facts.items()}
         for v in range(cfg.per_disease):
-            fill = {k: ", ".join(n for n, _ in f) or NONE[cfg.lang] for k, f in facts.items()}
-            if cfg.lang == "zh":
-                fill = {k: v.replace(", ", "、") for k, v in fill.items()}
             ex = "; ".join(rng.sample(examples, min(3, len(examples)))) if examples else ""
-            user = spec["user"].format(disease=name, examples=ex, **fill)
+            try:
+                user = spec["user"].format(disease=name, examples=ex, **fill)
+            except (KeyError, IndexError) as exc:
+                raise ConfigError(
+                    f"prompts: {cfg.mode}.{cfg.lang}.user has an unknown placeholder {exc}"
+                ) from None
             messages = [{"role": "system", "content": spec["system"]}, {"role": "user", "content": user}]
             body = {
                 "model": cfg.model,

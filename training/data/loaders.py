@@ -6,12 +6,13 @@ streaming where the container allows. Malformed input raises ``DataError`` namin
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from chatdoctor.errors import DataError
+from chatdoctor.errors import ConfigError, DataError
 from chatdoctor.records import InstructionRecord, RecordError
 from chatdoctor.registry import Registry
 from chatdoctor.types import Message
@@ -50,7 +51,12 @@ def load(
     name: str, path: str | Path, *, source: str | None = None, **options: Any
 ) -> Iterator[InstructionRecord]:
     """Records from ``path`` via loader ``name``; ``source`` defaults to the loader name."""
-    return LOADERS.get(name)(Path(path), source=source or name, **options)
+    loader = LOADERS.get(name)
+    try:
+        inspect.signature(loader).bind(Path(path), source=source or name, **options)
+    except TypeError as exc:
+        raise ConfigError(f"loader {name!r} options {sorted(options)}: {exc}") from None
+    return loader(Path(path), source=source or name, **options)
 
 
 def _rows(
@@ -58,7 +64,6 @@ def _rows(
 ) -> Iterator[InstructionRecord]:
     """Run ``convert`` on each row, numbering ids and turning schema errors into file:line errors."""
     n = 0
-    lang = None
     for line, row in iter_rows(path):
         try:
             rec = convert(row)
@@ -69,7 +74,6 @@ def _rows(
         rec.source = rec.source or source
         rec.id = rec.id or f"{source}-{n:06d}"
         rec.license = rec.license or LICENSES.get(source)
-        rec.lang = rec.lang or lang
         n += 1
         yield rec
 

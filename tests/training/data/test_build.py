@@ -165,7 +165,7 @@ def test_mixture_fractions_and_caps_are_seeded_and_extra_formats_written(tmp_pat
     over = {
         "output_dir": str(tmp_path / "o"),
         "sources": sources,
-        "formats": ["jsonl", "parquet", "alpaca", "sharegpt"],
+        "formats": ["jsonl", "parquet", "alpaca", "sharegpt", "hf"],
     }
     out = build(load_config(BuildConfig, overrides=over), tmp_path)
     manifest = json.loads((out / "manifest.json").read_text())
@@ -177,5 +177,10 @@ def test_mixture_fractions_and_caps_are_seeded_and_extra_formats_written(tmp_pat
     assert "train.parquet" in first and "test.alpaca.json" in first and "validation.sharegpt.json" in first
     parquet = [r.to_dict() for r in read_records(out / "train.parquet")]
     assert parquet == [r.to_dict() for r in read_records(out / "train.jsonl")]
+    from datasets import load_from_disk
+
+    from training.data.formats import from_hf_dataset
+
+    assert [r.to_dict() for r in from_hf_dataset(load_from_disk(str(out / "train.hf")))] == parquet
     again = build(load_config(BuildConfig, overrides={**over, "output_dir": str(tmp_path / "p")}), tmp_path)
     assert (again / "train.jsonl").read_text() == (out / "train.jsonl").read_text()

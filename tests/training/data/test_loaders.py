@@ -197,3 +197,12 @@ def test_cli_reports_bad_input_on_one_line_with_exit_code_2(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip() == f"error: {bad}:2, field 'output': missing or not text"
     assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_unknown_loader_options_and_names_are_config_errors(tmp_path):
+    from chatdoctor.errors import ConfigError, RegistryError
+
+    with pytest.raises(ConfigError, match="loader 'alpaca' options \\['colums'\\]"):
+        load("alpaca", tmp_path / "x.json", colums={})
+    with pytest.raises(RegistryError, match="Did you mean 'med_chatglm'"):
+        load("med_chatglmm", tmp_path / "x.json")

@@ -44,13 +44,15 @@ def browser() -> Iterator[object]:
 
 @pytest.fixture
 def new_context(browser):
-    """``new_context(server, user=None)`` → a browser context (terms already accepted; signed in as ``user``)."""
+    """``new_context(server, app, user)`` → a browser context (terms accepted; signed in as ``user``)."""
     from webapp.security import SESSION_COOKIE
 
     contexts = []
 
-    def build(server, app=None, user=None, accept_terms: bool = True):
-        context = browser.new_context(base_url=server.url)
+    def build(server, app=None, user=None, accept_terms: bool = True, strict_csp: bool = False):
+        # The pages send a strict CSP. Bypassing it lets Playwright evaluate its probes and makes the XSS test
+        # prove that the sanitiser alone keeps model output inert; ``strict_csp`` tests under the real policy.
+        context = browser.new_context(base_url=server.url, bypass_csp=not strict_csp)
         context.set_default_timeout(15_000)
         cookies = []
         if accept_terms:

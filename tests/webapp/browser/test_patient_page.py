@@ -105,7 +105,7 @@ def test_waiting_answer_shows_its_place_in_the_queue(make_app, live_server, new_
         conversation = other.post("/conversations", json={}).json()["id"]
         busy = other.post(f"/conversations/{conversation}/messages", json={"content": "first"}).json()
         wait_for(lambda: message_row(app, busy["assistant_message"]["id"]).status == "streaming")
-        page = new_context(server, app, patient).new_page()
+        page = new_context(server, app, patient, strict_csp=True).new_page()
         page.goto("/chat")
         _ask(page, "second in line")
         queue = page.locator("#messages .msg.assistant .queue")
@@ -152,7 +152,7 @@ def test_emergency_banner_appears_when_triage_fires(make_app, live_server, new_c
     app.state.manager.engine = ChatEngine(backend=backend, guard=safety.build_guard())  # the real rules
     patient = add_user(app, "patient")
     with live_server(app) as server:
-        page = new_context(server, app, patient).new_page()
+        page = new_context(server, app, patient, strict_csp=True).new_page()
         page.goto("/chat")
         _ask(page, "I have crushing chest pain and sweating")
         banner = page.locator("[data-testid=emergency-banner]")
