@@ -40,6 +40,16 @@ class Subscription:
         except TimeoutError:
             return None
 
+    async def get_batch(self, timeout: float) -> list[dict[str, Any]]:
+        """The next event and every one already waiting (empty after ``timeout`` s of silence)."""
+        first = await self.get(timeout)
+        if first is None:
+            return []
+        batch = [first]
+        while not self._queue.empty():
+            batch.append(self._queue.get_nowait())
+        return batch
+
     async def close(self) -> None:
         await self._close()
 

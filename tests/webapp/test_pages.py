@@ -102,6 +102,7 @@ def test_login_redirects_only_to_same_site_paths(make_app):
         for target, expected in (
             ("/history", "/history"),
             ("//evil.example/x", "/chat"),
+            ("/\\evil.example", "/chat"),
             ("https://e.x", "/chat"),
         ):
             token = form_token(client.get("/login").text)

@@ -44,9 +44,15 @@ def _check_pre_csrf(request: Request, token: str) -> None:
 
 
 def _safe_next(target: str | None, user: User) -> str:
-    """Only same-site paths (``/chat``), never ``//evil.example`` or a full URL."""
+    """Only same-site paths (``/chat``), never ``//evil.example``, ``/\\evil.example`` or a full URL."""
     parts = urlsplit(target or "")
-    if target and target.startswith("/") and not target.startswith("//") and not parts.netloc:
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith("//")
+        and "\\" not in target
+        and not parts.netloc
+    ):
         return target
     return HOME.get(user.role, "/")
 

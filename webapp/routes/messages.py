@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -230,6 +230,33 @@ def _final(message: Message) -> list[str]:
     return out
 
 
+def _render_batch(batch: list[dict[str, Any]], sent: int) -> Iterator[tuple[str, int, bool]]:
+    """SSE chunks for a batch of broker events: consecutive deltas merged into one, duplicates dropped.
+
+    Yields ``(chunk, sent offset after it, finished)``; ``finished`` marks the ``done`` event.
+    """
+    pending, start = "", sent
+    for event in batch:
+        kind = event.get("type")
+        if kind == "delta":
+            end = event["start"] + len(event["text"])
+            if end > sent:
+                if not pending:
+                    start = max(event["start"], sent)
+                pending += event["text"][max(sent - event["start"], 0) :]
+                sent = end
+            continue
+        if pending:
+            yield sse("delta", {"start": start, "text": pending}, sent), sent, False
+            pending = ""
+        if kind == "done":
+            yield "", sent, True
+            return
+        yield sse(kind, {k: v for k, v in event.items() if k != "type"}), sent, False
+    if pending:
+        yield sse("delta", {"start": start, "text": pending}, sent), sent, False
+
+
 async def _follow(request: Request, message_id: uuid.UUID, sent: int) -> AsyncIterator[str]:
     state = request.app.state
     keepalive = state.settings.keepalive_s
@@ -249,24 +276,17 @@ async def _follow(request: Request, message_id: uuid.UUID, sent: int) -> AsyncIt
         if position:
             yield sse("queue", {"position": position})
         while True:
-            event = await subscription.get(keepalive)
-            if event is None:
+            batch = await subscription.get_batch(keepalive)
+            if not batch:
                 yield ": keep-alive\n\n"
                 continue
-            kind = event.get("type")
-            if kind == "delta":
-                start, piece = event["start"], event["text"]
-                end = start + len(piece)
-                if end <= sent:
-                    continue
-                yield sse("delta", {"start": max(start, sent), "text": piece[max(sent - start, 0) :]}, end)
-                sent = end
-            elif kind == "done":
-                message = await run_in_threadpool(_load, request, message_id)
-                for chunk in _final(message):
-                    yield chunk
-                return
-            else:
-                yield sse(kind, {k: v for k, v in event.items() if k != "type"})
+            for chunk, offset, finished in _render_batch(batch, sent):
+                sent = offset
+                if finished:
+                    message = await run_in_threadpool(_load, request, message_id)
+                    for final in _final(message):
+                        yield final
+                    return
+                yield chunk
     finally:
         await subscription.close()

@@ -80,14 +80,15 @@ def test_reloading_while_an_answer_is_written_resubscribes_and_gets_all_of_it(
     with live_server(app) as server:
         page = new_context(server, app, patient).new_page()
         page.goto("/chat")
-        _ask(page, "fever for two days")
+        _ask(page, "发烧两天了，怎么办？")  # Chinese in, Chinese echoed back
         page.wait_for_function(
             "Number(document.querySelector('#messages .msg.assistant')?.dataset.deltas || 0) >= 2"
         )
         page.reload()  # the tab goes away mid-answer; generation goes on server-side
         done = page.locator("#messages .msg.assistant.done")
         done.wait_for()
-        assert done.locator(".body").inner_text().strip().endswith("w40")
+        body = done.locator(".body").inner_text().strip()
+        assert body.startswith("Answer to 发烧两天了，怎么办？") and body.endswith("w40")
         mid = done.get_attribute("data-message-id")
         assert message_row(app, mid).status == "done"
         done.locator("[data-action=regenerate]").click()  # a second answer beside the first
