@@ -330,7 +330,7 @@ def build_engine(config: ChatConfig, backend: Backend | None = None) -> ChatEngi
     build_grounder = _optional_hook("chatdoctor.grounding", "build_grounder")
     return ChatEngine(
         backend=backend,
-        guard=build_guard() if build_guard else None,
+        guard=build_guard(config.locale) if build_guard else None,
         grounder=build_grounder(config) if build_grounder else None,
         audience=config.audience,
         system_prompt=config.system_prompt,

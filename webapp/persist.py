@@ -80,13 +80,13 @@ class PersistedRun:
             history = svc.history_for(session=session, message=message)
             conversation = session.get(Conversation, message.conversation_id)
             audience = "clinician" if conversation.kind == "clinician" else job.audience
-            svc.claim(session=session, message_id=message.id, worker_id=self.manager.worker_id)
         engine = self.manager.engine_for(audience)
         describe = {
             **engine.backend.describe(),
             "template": getattr(engine.backend, "template_name", None),
             "kg_version": getattr(engine.grounder, "version", None),
             "gen_params": dataclasses.asdict(job.params),
+            "worker_id": self.manager.worker_id,
         }
         with db.session() as session:
             svc.mark_streaming(session=session, message_id=job.message_id, describe=describe)

@@ -119,6 +119,7 @@ def post_message(
         content=body.content,
         parent_id=body.parent_id,
         max_chars=request.app.state.settings.max_message_chars,
+        worker_id=request.app.state.manager.worker_id,
     )
     position = start_generation(request, session, user, reply)
     return PostedTurn(
@@ -149,7 +150,9 @@ def regenerate_message(
 ) -> PostedTurn:
     """A new answer beside this one (the old one is kept as a sibling)."""
     _rate_limit(request, user)
-    reply = svc.regenerate(session=session, message=message, author=user)
+    reply = svc.regenerate(
+        session=session, message=message, author=user, worker_id=request.app.state.manager.worker_id
+    )
     position = start_generation(request, session, user, reply)
     question = svc.get_message(session=session, message_id=reply.parent_id)
     return PostedTurn(

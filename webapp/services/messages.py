@@ -55,6 +55,7 @@ def post_user_message(
     content: str,
     max_chars: int,
     parent_id: uuid.UUID | None = None,
+    worker_id: str | None = None,
 ) -> tuple[Message, Message]:
     """Save the user turn and a pending assistant placeholder after it; the caller starts generation."""
     content = content.strip()
@@ -78,7 +79,7 @@ def post_user_message(
     )
     session.add(user_msg)
     session.flush()
-    reply = _placeholder(conversation, user_msg.id)
+    reply = _placeholder(conversation, user_msg.id, worker_id)
     session.add(reply)
     session.flush()
     if conversation.title == "New conversation":
@@ -89,19 +90,24 @@ def post_user_message(
     return user_msg, reply
 
 
-def _placeholder(conversation: Conversation, parent_id: uuid.UUID) -> Message:
+def _placeholder(conversation: Conversation, parent_id: uuid.UUID, worker_id: str | None) -> Message:
     return Message(
-        conversation_id=conversation.id, parent_id=parent_id, role="assistant", content="", status="pending"
+        conversation_id=conversation.id,
+        parent_id=parent_id,
+        role="assistant",
+        content="",
+        status="pending",
+        worker_id=worker_id,
     )
 
 
-def regenerate(*, session: Session, message: Message, author: User) -> Message:
+def regenerate(*, session: Session, message: Message, author: User, worker_id: str | None = None) -> Message:
     """A new pending answer beside ``message`` (same parent user turn); the old one is kept."""
     if message.role != "assistant" or message.parent_id is None:
         raise BadRequest("only an answer can be regenerated", param="message_id")
     _ensure_idle(session, author)
     conversation = session.get(Conversation, message.conversation_id)
-    reply = _placeholder(conversation, message.parent_id)
+    reply = _placeholder(conversation, message.parent_id, worker_id)
     session.add(reply)
     session.flush()
     conversation.current_leaf_id = reply.id
@@ -121,12 +127,6 @@ def history_for(*, session: Session, message: Message) -> list[ChatMessage]:
     ]
 
 
-def claim(*, session: Session, message_id: uuid.UUID, worker_id: str) -> None:
-    """Record which process generates the message (restart recovery spares live workers' messages)."""
-    session.execute(update(Message).where(Message.id == message_id).values(worker_id=worker_id))
-    session.commit()
-
-
 def mark_streaming(*, session: Session, message_id: uuid.UUID, describe: dict[str, Any]) -> None:
     session.execute(
         update(Message)
@@ -140,6 +140,7 @@ def mark_streaming(*, session: Session, message_id: uuid.UUID, describe: dict[st
             template=describe.get("template"),
             kg_version=describe.get("kg_version"),
             gen_params=describe.get("gen_params"),
+            worker_id=describe.get("worker_id"),
         )
     )
     session.commit()
