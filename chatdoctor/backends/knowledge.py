@@ -37,11 +37,11 @@ def render(con: Consultation) -> str:
         if title:
             joined = ("；" if con.lang == "zh" else "; ").join(_marked(f.text, f.number) for f in findings)
             parts.append(f"{title}{joined}")
-        else:
-            parts.extend(_marked(f.text, f.number) for f in findings)
+        else:  # a ranked list: one line each, set apart from the sections so Markdown doesn't nest them
+            parts.append("\n".join(_marked(f.text, f.number) for f in findings))
     if con.kind in ("symptoms", "qa"):
         parts.append(p["disclaimer"])
-    return "\n".join(parts)
+    return "\n\n".join(parts)
 
 
 def _marked(text: str, number: int) -> str:

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.scaleout.conftest import TEMPLATE
-from tests.webapp.conftest import message_row
+from tests.webapp.conftest import message_row, wait_for
 from tests.webapp.routes.test_messages import ask, new_conversation, parse_sse
 
 pytestmark = pytest.mark.slow
@@ -111,20 +111,23 @@ def app_on_vllm(vllm_server, make_settings, db_url):
 
 
 def test_patient_gets_a_streamed_answer_from_vllm_through_the_web_app(app_on_vllm, vllm_server, actors):
-    people = actors(app_on_vllm)
-    client = people["patient"].client
+    client = actors(app_on_vllm)["patient"].client
     turn = ask(client, new_conversation(client), "I have had a mild headache for two days. What can I do?")
-    events = parse_sse(client.get(turn["stream_url"], timeout=180).text)
-    deltas = [d["text"] for e, d, _ in events if e == "delta"]
-    assert len(deltas) >= 2, f"streamed in pieces, got {events}"
-    assert events[-1][0] == "done" and events[-1][1]["status"] == "done", events[-1]
+    events = parse_sse(client.get(turn["stream_url"]).text)
+    streamed = "".join(d["text"] for e, d, _ in events if e == "delta")
+    assert sum(e == "delta" for e, _, _ in events) >= 2 and streamed.strip(), f"streamed in pieces: {events}"
+    kind, done, _ = events[-1]
+    assert kind == "done" and done["status"] == "done", events[-1]
     row = message_row(app_on_vllm, turn["assistant_message"]["id"])
-    assert row.status == "done" and row.content == "".join(deltas) != ""
+    assert row.status == "done" and row.content == done["text"]
+    assert row.content.startswith(streamed), "the stored answer is the streamed text (plus the safety footer)"
     assert row.model == vllm_server.model and row.finish_reason in ("stop", "length")
+    assert row.completion_tokens and row.prompt_tokens, "token counts are recorded"
 
 
 def test_admin_page_names_the_openai_backend_base_url_and_model(app_on_vllm, vllm_server, actors):
     people = actors(app_on_vllm)
+    wait_for(lambda: people["anonymous"].client.get("/readyz").status_code == 200, timeout=60)
     described = app_on_vllm.state.manager.engine.backend.describe()
     assert described == {"backend": "openai", "model": vllm_server.model, "base_url": vllm_server.base_url}
     page = people["admin"].client.get("/admin/backend")

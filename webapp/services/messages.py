@@ -39,6 +39,8 @@ def active_generation(*, session: Session, user: User) -> Message | None:
 
 
 def _ensure_idle(session: Session, user: User) -> None:
+    # Lock the user's row (PostgreSQL) so two simultaneous posts cannot both pass the check.
+    session.execute(select(User.id).where(User.id == user.id).with_for_update())
     if active_generation(session=session, user=user) is not None:
         raise Busy(
             "an answer is still being written; wait for it or stop it",

@@ -18,6 +18,7 @@ HELD_OUT = [
     "heldout2_set.jsonl",
     "heldout3_set.jsonl",
     "heldout4_set.jsonl",
+    "heldout5_set.jsonl",
 ]
 NEAR_DUPLICATE = 90  # rapidfuzz ratio on normalised text
 

@@ -197,3 +197,47 @@ def test_generate_command_runs_on_the_starter_graph(tmp_path):
     assert result.exit_code == 0, result.output
     assert "accepted 4, rejected 0" in result.output and "requests 4" in result.output
     assert len(list(read_records(tmp_path / "d.jsonl"))) == 4
+
+
+def test_a_killed_generate_process_resumes_without_resending_answered_requests(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    def slow_reply(body: dict) -> str:
+        time.sleep(0.2)
+        return prompt_echo_reply(body)
+
+    with OpenAIServer(replies=slow_reply) as server:
+        cfg = tmp_path / "gen.yaml"
+        cfg.write_text(
+            f"kg: builtin:starter\nbase_url: {server.base_url}\nmodel: m\nlimit: 8\nconcurrency: 1\n"
+            f"output: {tmp_path / 'd.jsonl'}\ncache_dir: {tmp_path / 'cache'}\nmax_retries: 0\n"
+        )
+        cmd = [sys.executable, "-m", "chatdoctor.cli", "data", "generate", str(cfg)]
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while len(list((tmp_path / "cache").rglob("*.json"))) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert not (tmp_path / "d.jsonl").exists()  # killed before the end: no half-written output
+        cached = len(list((tmp_path / "cache").rglob("*.json")))
+        sent_before = len(server.requests)
+        report = run_generation(
+            GenerateConfig(
+                kg="builtin:starter",
+                base_url=server.base_url,
+                model="m",
+                limit=8,
+                concurrency=1,
+                output=str(tmp_path / "d.jsonl"),
+                cache_dir=str(tmp_path / "cache"),
+                max_retries=0,
+            ),
+            tmp_path,
+        )
+    assert 3 <= cached < 8
+    assert report["requests"]["cache_hits"] == cached and report["accepted"] == 8
+    assert len(server.requests) - sent_before == 8 - cached  # answered requests were not paid for twice
