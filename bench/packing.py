@@ -72,11 +72,13 @@ def main() -> None:
     features, report = encode_records(tok, get_template("chatdoctor"), read_dataset(data), args.max_length)
     random.Random(0).shuffle(features)
     packed = pack(features, args.max_length)
+    random.Random(1).shuffle(packed)  # pack() orders rows longest-first
     collate = Collator(pad_id=tok.pad_token_id, pad_to_multiple_of=1)
     model = AutoModelForCausalLM.from_pretrained(model_dir, attn_implementation="sdpa")
     padded_batches = [features[i : i + args.batch] for i in range(0, len(features), args.batch)][: args.steps]
     packed_batches = [packed[i : i + args.batch] for i in range(0, len(packed), args.batch)][: args.steps]
-    _measure(model, padded_batches[:1], collate)  # warm-up
+    _measure(model, padded_batches[:2], collate)  # warm-up both shapes
+    _measure(model, packed_batches[:2], collate)
     pad_share, pad_tps = _measure(model, padded_batches, collate)
     pack_share, pack_tps = _measure(model, packed_batches, collate)
     whole = sum(len(f["input_ids"]) for f in features)

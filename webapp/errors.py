@@ -56,7 +56,11 @@ class Busy(WebError):
         self.retry_after = max(int(retry_after + 0.999), 1)
 
 
-class QueueFull(WebError):
+class QueueFull(Busy):
+    """503 with Retry-After: every model worker is busy and the queue is full."""
+
     status_code = 503
     type = "server_error"
-    code = "queue_full"
+
+    def __init__(self, message: str, *, retry_after: float = 10) -> None:
+        super().__init__(message, retry_after=retry_after, code="queue_full")

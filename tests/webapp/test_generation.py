@@ -188,3 +188,33 @@ def test_shutdown_lets_answers_finish_then_interrupts_the_rest(make_app):
         "Answer to cough: w1",
     )
     assert (second.status, second.finish_reason, second.content) == ("error", "interrupted", "")
+
+
+def test_full_queue_is_503_with_retry_after_and_leaves_nothing_pending(make_app):
+    gate = threading.Event()
+    app = make_app(ScriptedBackend(words=2, gate=gate, gate_after=1), generation_threads=1, queue_size=1)
+    users = [add_user(app, "patient") for _ in range(3)]
+    with TestClient(app) as client:
+        replies = []
+        for user in users:
+            sign_in(app, client, user)
+            cid = new_conversation(client)
+            replies.append(client.post(f"/conversations/{cid}/messages", json={"content": "q"}))
+            if len(replies) == 1:
+                wait_for(
+                    lambda: app.state.manager.position(replies[0].json()["assistant_message"]["id"]) == 0
+                )
+        assert [r.status_code for r in replies] == [201, 201, 503]
+        assert (
+            replies[2].json()["error"]["code"] == "queue_full" and int(replies[2].headers["Retry-After"]) >= 1
+        )
+        gate.set()
+        for r in replies[:2]:
+            client.get(r.json()["stream_url"])
+    from sqlalchemy import select
+
+    from webapp.models import Message
+
+    with app.state.db.session() as session:
+        statuses = sorted(session.scalars(select(Message.status).where(Message.role == "assistant")))
+    assert statuses == ["done", "done", "error"]
