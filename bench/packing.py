@@ -29,23 +29,27 @@ def _jsonl(src: Path, out: Path) -> Path:
     return out
 
 
-def _measure(model, batches, collate) -> tuple[float, float]:
-    """(non-padding share, real tokens per second) over ``batches``."""
+def _step(model, opt, rows, collate) -> tuple[int, int, float]:
+    """One optimizer step: (real tokens, tokens incl. padding, seconds)."""
+    batch = collate(rows)
+    start = time.perf_counter()
+    model(**batch, use_cache=False).loss.backward()
+    opt.step()
+    opt.zero_grad()
+    return sum(len(r["input_ids"]) for r in rows), batch["input_ids"].numel(), time.perf_counter() - start
+
+
+def _measure(model, modes: dict[str, list], collate) -> dict[str, tuple[float, float]]:
+    """{mode: (non-padding share, real tokens/s)}; steps alternate between modes so load spikes hit both."""
     import torch
 
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    real = total = 0
-    start = time.perf_counter()
-    for rows in batches:
-        batch = collate(rows)
-        loss = model(**batch, use_cache=False).loss
-        loss.backward()
-        opt.step()
-        opt.zero_grad()
-        n = sum(len(r["input_ids"]) for r in rows)
-        real += n
-        total += batch["input_ids"].numel()
-    return real / total, real / (time.perf_counter() - start)
+    sums = {name: [0, 0, 0.0] for name in modes}
+    for batches in zip(*modes.values(), strict=False):
+        for name, rows in zip(modes, batches, strict=True):
+            for i, x in enumerate(_step(model, opt, rows, collate)):
+                sums[name][i] += x
+    return {name: (real / total, real / secs) for name, (real, total, secs) in sums.items()}
 
 
 def main() -> None:
@@ -77,10 +81,9 @@ def main() -> None:
     model = AutoModelForCausalLM.from_pretrained(model_dir, attn_implementation="sdpa")
     padded_batches = [features[i : i + args.batch] for i in range(0, len(features), args.batch)][: args.steps]
     packed_batches = [packed[i : i + args.batch] for i in range(0, len(packed), args.batch)][: args.steps]
-    _measure(model, padded_batches[:2], collate)  # warm-up both shapes
-    _measure(model, packed_batches[:2], collate)
-    pad_share, pad_tps = _measure(model, padded_batches, collate)
-    pack_share, pack_tps = _measure(model, packed_batches, collate)
+    _measure(model, {"padded": padded_batches[:2], "packed": packed_batches[:2]}, collate)  # warm-up
+    result = _measure(model, {"padded": padded_batches, "packed": packed_batches}, collate)
+    (pad_share, pad_tps), (pack_share, pack_tps) = result["padded"], result["packed"]
     whole = sum(len(f["input_ids"]) for f in features)
     print(
         f"records {report.records}, kept {report.kept}, truncated {report.truncated}, mean length {whole / len(features):.0f}"

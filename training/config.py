@@ -147,6 +147,8 @@ class PipelineConfig:
             raise ConfigError(f"stages: duplicate name(s) {', '.join(dupes)}")
         if self.method == "ptuning" and any(s.chain == "merge" for s in self.stages[1:]):
             raise ConfigError("stages: a prefix (ptuning) cannot be merged; use chain: continue or new")
+        if self.method == "ptuning" and any(s.packing for s in self.stages):
+            raise ConfigError("stages: packing needs a plain causal mask; turn it off for method: ptuning")
         if (
             self.deepspeed
             and self.deepspeed not in DEEPSPEED_PRESETS

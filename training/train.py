@@ -111,6 +111,8 @@ def run_stage(pipe: PipelineConfig, name: str) -> Path:
     # 5. save: every rank takes part (ZeRO-3 gathers the 16-bit weights), rank 0 writes the rest
     trainer.save_model(str(plan.model_dir))
     metrics = dict(result.metrics)
+    if torch.cuda.is_available():
+        metrics["peak_gpu_memory_gb"] = torch.cuda.max_memory_allocated() / 2**30
     if eval_set:
         metrics.update(trainer.evaluate())
     if rank0:

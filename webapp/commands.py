@@ -48,6 +48,57 @@ def current() -> None:
     )
 
 
+@db_app.command("create-user")
+def create_user(
+    email: str = typer.Argument(..., help="sign-in email"),
+    role: str = typer.Option("admin", help="patient | clinician | admin"),
+    password: str = typer.Option(
+        ..., prompt=True, hide_input=True, confirmation_prompt=True, help="at least 8 characters"
+    ),
+) -> None:
+    """Create an approved account: the way to make the first admin (then approve others in the admin page)."""
+    from webapp.db import Database
+    from webapp.services.users import create_user as run
+
+    database = Database(_settings().database_url)
+    database.check_schema()
+    with database.session() as session:
+        user = run(session=session, email=email, password=password, role=role, approved=True)
+        typer.echo(f"created {user.role} {user.email}")
+    database.dispose()
+
+
+@db_app.command("export-corrections")
+def export_corrections(out: str = typer.Argument(..., help="JSON Lines file to write")) -> None:
+    """Write clinicians' corrected answers as {instruction, input, output} records (for `chatdoctor data`)."""
+    from webapp.db import Database
+    from webapp.services.feedback import export_corrections as run
+
+    database = Database(_settings().database_url)
+    database.check_schema()
+    with database.session() as session:
+        n = run(session=session, path=out)
+    database.dispose()
+    typer.echo(f"wrote {n} correction record(s) to {out}")
+
+
+@db_app.command("verify-audit")
+def verify_audit() -> None:
+    """Check the audit trail's hash chain; exit code 2 names the first tampered row."""
+    from chatdoctor.errors import DataError
+    from webapp.db import Database
+    from webapp.services.audit import verify_chain
+
+    database = Database(_settings().database_url)
+    database.check_schema()
+    with database.session() as session:
+        broken = verify_chain(session=session)
+    database.dispose()
+    if broken is not None:
+        raise DataError(f"audit_events row {broken} does not match the hash chain (edited or deleted rows)")
+    typer.echo("audit trail intact")
+
+
 def serve(
     host: str = typer.Option("127.0.0.1", help="interface to listen on (0.0.0.0: every interface)"),
     port: int = typer.Option(8000, help="TCP port"),

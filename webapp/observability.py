@@ -16,6 +16,11 @@ from webapp.metrics import Metrics
 
 log = logging.getLogger("chatdoctor.http")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+]
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
     "message",
     "asctime",
@@ -80,7 +85,9 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
                 message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+                present = {name.lower() for name, _ in message["headers"]}
+                extra = [(k, v) for k, v in SECURITY_HEADERS if k not in present]  # pages may set their own
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode()), *extra]
                 route = self._route(scope)
                 self.metrics.request_seconds.labels(route).observe(time.monotonic() - started)
             await send(message)

@@ -1,7 +1,8 @@
 """Layered red-flag triage: rules (always), then the classifier, then an optional LLM check.
 
 Layers after the rules may only raise the level, never lower it: a rule's emergency stands.
-Thresholds were chosen by cross-validation on the training set, not on the evaluation set.
+The classifier's thresholds live in ``classifier.yaml``, chosen by grouped cross-validation on the training
+set only (``calibrate.py``); never on an evaluation set.
 """
 
 from __future__ import annotations
@@ -10,14 +11,11 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from chatdoctor.safety.classifier import LABELS_EMERGENCY, Classifier
+from chatdoctor.safety.classifier import LABELS_EMERGENCY, Classifier, Thresholds
 from chatdoctor.safety.detectors import DETECTORS
 from chatdoctor.safety.rules import RuleSet, Scan, level_rank, scan
 
-RAISE_EMERGENCY = 0.4  # classifier probability that raises to emergency
-RAISE_EMERGENCY_SUPPRESSED = 0.7  # ... when the rules saw a negated/historical/informational mention
-RAISE_URGENT = 0.5
-RAISE_SELF_HARM = 0.25  # self-harm raises on its own probability, even when not the top label
+SELF_HARM_TERMS = ("self_harm", "self_harm_indirect", "self_harm_cue")
 MIN_CONTENT = 4  # CJK characters + English words the classifier needs before it may raise a level
 
 #: An LLM (or any) third check: message text -> (level, category) to raise to, or None.
@@ -118,26 +116,35 @@ class Triager:
         if _content_size(prepared) < MIN_CONTENT:
             return  # too little text for the model to judge ("我了", "ok")
         pred = self.classifier.predict(prepared)
+        th: Thresholds = getattr(self.classifier, "thresholds", None) or Thresholds()
         decision.scores = {k: round(v, 3) for k, v in sorted(pred.probs.items(), key=lambda kv: -kv[1])[:3]}
-        self_harm = pred.probs.get("self_harm", 0.0)
-        if pred.label != "self_harm" and self_harm >= RAISE_SELF_HARM and not decision.scan.suppressed():
-            # Missing a suicidal message costs far more than an unneeded kind reply (CV on the training set).
-            decision.raise_to(
-                "emergency", "self_harm", [f"classifier self_harm p={self_harm:.2f}"], "classifier"
-            )
+        self._self_harm(decision, pred.probs.get("self_harm", 0.0), th)
         if pred.label == "infant_fever":
             # Ages and temperatures are numbers the detector reads; the model only knows "baby + fever".
             decision.raise_to(
                 "urgent", "urgent_care", [f"classifier infant_fever p={pred.prob:.2f}"], "classifier"
             )
-        elif pred.label in LABELS_EMERGENCY:
+        elif pred.label in LABELS_EMERGENCY and pred.label != "self_harm":
             # The rules already weighed this message: set-aside mentions or their own (lower) verdict on
             # the same category need a more confident model to overrule them.
             weighed = bool(decision.scan.suppressed()) or decision.category == pred.label
-            needed = RAISE_EMERGENCY_SUPPRESSED if weighed else RAISE_EMERGENCY
+            needed = th.emergency_suppressed if weighed else th.emergency
             if pred.prob >= needed:
                 decision.raise_to(
                     "emergency", pred.label, [f"classifier {pred.label} p={pred.prob:.2f}"], "classifier"
                 )
-        elif pred.label == "urgent" and pred.prob >= RAISE_URGENT and not decision.scan.suppressed():
+        elif pred.label == "urgent" and pred.prob >= th.urgent and not decision.scan.suppressed():
             decision.raise_to("urgent", "urgent_care", [f"classifier urgent p={pred.prob:.2f}"], "classifier")
+
+    @staticmethod
+    def _self_harm(decision: Decision, prob: float, th: Thresholds) -> None:
+        """Raise to a self-harm emergency on the model's self-harm probability alone (not only top label)."""
+        suppressed = decision.scan.suppressed() if decision.scan else []
+        if any(h.term in SELF_HARM_TERMS for h in suppressed):
+            return  # "I'm not suicidal", "I used to self-harm years ago": the rules set it aside on purpose
+        # Over-triage when unsure: a weak cue the rules saw ("hopeless", "撑不住") needs only a little support.
+        cue = decision.category == "self_harm"
+        needed = th.self_harm_cue if cue else (th.emergency_suppressed if suppressed else th.self_harm)
+        if prob >= needed:
+            # Missing a suicidal message costs far more than an unneeded kind reply.
+            decision.raise_to("emergency", "self_harm", [f"classifier self_harm p={prob:.2f}"], "classifier")

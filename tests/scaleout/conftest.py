@@ -22,14 +22,18 @@ SERVED_NAME = "chatdoctor-tiny"
 ADAPTER_NAME = "med"
 
 
-def vllm_python() -> str | None:
-    """The vLLM interpreter: the project's ``.venv-vllm`` (``make test`` builds it), else the dev copy."""
+@pytest.fixture(scope="module")
+def vllm_python() -> str:
+    """The vLLM interpreter: the project's ``.venv-vllm`` (``make test`` builds it), else the dev copy; or skip."""
     from chatdoctor.serving import default_python
 
     for candidate in (default_python(), "/work/vllm-venv/bin/python"):
         if candidate and Path(candidate).is_file():
             return candidate
-    return None
+    pytest.skip(
+        "vLLM is not installed: run `bash scripts/install_vllm.sh` (creates .venv-vllm) "
+        "or set CHATDOCTOR_VLLM_PYTHON to its interpreter"
+    )
 
 
 @dataclass(frozen=True)
@@ -80,19 +84,15 @@ def trained_run(shared_data, tmp_path_factory) -> TrainedRun:
 
 
 @pytest.fixture(scope="module")
-def vllm_server(trained_run, tmp_path_factory) -> Served:
+def vllm_server(vllm_python, trained_run, tmp_path_factory) -> Served:
     """vLLM (CPU build, own virtualenv) serving the export and the ``med`` adapter on a free loopback port."""
     from chatdoctor.serving import VLLMConfig, VLLMServer, free_port
 
-    python = vllm_python()
-    if python is None:
-        pytest.skip(
-            "vLLM is not installed: run `bash scripts/install_vllm.sh` (creates .venv-vllm) "
-            "or set CHATDOCTOR_VLLM_PYTHON to its interpreter"
-        )
+    # --enforce-eager: no torch.compile warm-up, so the server is up sooner
     cfg = VLLMConfig(
-        model_dir=str(trained_run.export_dir), python=python, port=free_port(), dtype="float32",
-        max_model_len=MAX_MODEL_LEN, loras={ADAPTER_NAME: str(trained_run.adapter_dir)}, max_lora_rank=8, enforce_eager=True,
+        model_dir=str(trained_run.export_dir), python=vllm_python, port=free_port(), dtype="float32",
+        max_model_len=MAX_MODEL_LEN, loras={ADAPTER_NAME: str(trained_run.adapter_dir)}, max_lora_rank=8,
+        enforce_eager=True,
     )  # fmt: skip
     env = {"VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1"), "HF_HUB_OFFLINE": "1"}
     log = tmp_path_factory.mktemp("vllm") / "vllm.log"

@@ -107,3 +107,9 @@ def test_unknown_page_is_html_for_browsers_and_json_for_api_clients(make_app, ac
     assert html.status_code == 404 and html.headers["content-type"].startswith("text/html")
     api = client.get("/v1/no-such")
     assert api.status_code == 404 and set(api.json()["error"]) == {"message", "type", "param", "code"}
+
+
+def test_responses_carry_security_headers(make_app, actors):
+    app = make_app()
+    r = actors(app)["anonymous"].client.get("/healthz")
+    assert r.headers["x-content-type-options"] == "nosniff" and r.headers["x-frame-options"] == "DENY"

@@ -67,3 +67,27 @@ def test_serve_refuses_several_workers_on_sqlite(tmp_path):
         timeout=60,
     )
     assert r.returncode == 2 and "PostgreSQL" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_create_user_makes_an_approved_admin_and_refuses_a_duplicate(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from chatdoctor.cli import app
+    from webapp.db import Database
+    from webapp.services.users import authenticate
+
+    url = f"sqlite:///{tmp_path / 'var' / 'chatdoctor.db'}"
+    monkeypatch.setenv("CHATDOCTOR_DATABASE_URL", url)
+    monkeypatch.setenv("CHATDOCTOR_DATA_DIR", str(tmp_path / "var"))
+    runner = CliRunner()
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    args = ["db", "create-user", "Boss@Example.org", "--role", "admin", "--password", "correct horse"]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    db = Database(url)
+    with db.session() as session:
+        user = authenticate(session=session, email="boss@example.org", password="correct horse")
+        assert user.role == "admin" and user.approved
+    db.dispose()
+    again = runner.invoke(app, args)
+    assert again.exit_code != 0 and "already exists" in str(again.exception or again.output)

@@ -53,3 +53,42 @@ def test_db_commands_upgrade_and_report_current(db_url, monkeypatch):
     assert "current: 0001" in runner.invoke(db_app, ["current"]).output
     assert runner.invoke(db_app, ["downgrade", "base"]).exit_code == 0
     assert tables(db_url) == set()
+
+
+def test_db_commands_export_corrections_and_verify_the_audit_trail(make_app, db_url, monkeypatch, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from tests.webapp.conftest import add_user
+    from webapp.commands import db_app
+    from webapp.models import AuditEvent, Message
+    from webapp.services import conversations, feedback
+
+    app = make_app()
+    patient, clinician = add_user(app, "patient"), add_user(app, "clinician")
+    with app.state.db.session() as session:
+        conv = conversations.create_conversation(session=session, owner=patient)
+        question = Message(conversation_id=conv.id, role="user", content="咳嗽怎么办？", status="done")
+        session.add(question)
+        session.flush()
+        answer = Message(
+            conversation_id=conv.id, parent_id=question.id, role="assistant", content="x", status="done"
+        )
+        session.add(answer)
+        session.commit()
+        feedback.correct_answer(
+            session=session, message=answer, clinician=clinician, corrected="多喝水，休息。"
+        )
+    monkeypatch.setenv("CHATDOCTOR_DATABASE_URL", db_url)
+    runner = CliRunner()
+    out = tmp_path / "corrections.jsonl"
+    result = runner.invoke(db_app, ["export-corrections", str(out)])
+    assert result.exit_code == 0 and "wrote 1" in result.output
+    assert json.loads(out.read_text(encoding="utf-8"))["output"] == "多喝水，休息。"
+    assert "intact" in runner.invoke(db_app, ["verify-audit"]).output
+    with app.state.db.session() as session:
+        session.query(AuditEvent).filter(AuditEvent.action == "message.correct").update({"reason": "edited"})
+        session.commit()
+    result = runner.invoke(db_app, ["verify-audit"])
+    assert result.exit_code != 0 and "hash chain" in str(result.exception)

@@ -103,13 +103,14 @@ class _Run:
     """A stateless generation on the shared worker pool; events arrive on an asyncio queue."""
 
     def __init__(
-        self, request: Request, user_id: str, messages: list[ChatMessage], params: GenParams
+        self, request: Request, user_id: str, messages: list[ChatMessage], params: GenParams, audience: str
     ) -> None:
         self.manager = request.app.state.manager
         self.db = request.app.state.db
         loop = asyncio.get_running_loop()
         self.queue: asyncio.Queue = asyncio.Queue()
         self.job = Job(
+            audience=audience,
             user_id=user_id,
             params=params,
             messages=messages,
@@ -192,7 +193,8 @@ async def chat_completions(body: ChatCompletionRequest, request: Request, user: 
     wait = state.limiter.hit(f"gen:{user.id}")
     if wait is not None:
         raise Busy(f"rate limit reached; retry in {int(wait) + 1} s", retry_after=wait)
-    run = _Run(request, str(user.id), messages, params)
+    audience = "clinician" if user.role == "clinician" else "patient"
+    run = _Run(request, str(user.id), messages, params, audience)
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)

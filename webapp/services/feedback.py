@@ -120,7 +120,7 @@ def corrections_as_records(*, session: Session) -> Iterator[dict[str, str]]:
         yield {"instruction": CORRECTION_INSTRUCTION, "input": c.question, "output": c.corrected}
 
 
-def export_corrections(*, session: Session, path: str, actor: User) -> int:
+def export_corrections(*, session: Session, path: str, actor: User | None = None) -> int:
     """Write all corrections as JSON Lines (atomically) and audit the export; returns the record count."""
     import json
 
