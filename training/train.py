@@ -24,7 +24,7 @@ from transformers import TrainerCallback
 from chatdoctor.errors import ChatDoctorError, ConfigError
 from chatdoctor.io import atomic_write
 from chatdoctor.templates import get_template
-from training.config import PipelineConfig, load_pipeline
+from training.config import PipelineConfig, StageConfig, load_pipeline
 from training.manifest import Manifest, plot_loss, read_manifest
 from training.pipeline import StagePlan, plan_stages
 from training.resume import deepspeed_settings, last_checkpoint
@@ -38,7 +38,6 @@ def run_stage(pipe: PipelineConfig, name: str) -> Path:
     from transformers import AutoTokenizer, Trainer, TrainingArguments, set_seed
 
     from training.collate import Collator
-    from training.encode import describe_example, encode_records, pack, read_dataset
     from training.methods import apply_method, count_parameters, load_base
 
     plan = _plan(pipe, name)
@@ -63,24 +62,9 @@ def run_stage(pipe: PipelineConfig, name: str) -> Path:
     manifest = Manifest.start(pipe, plan, world_size=args.world_size, write=rank0)
 
     # 2. tokenizer and data: the template is the one serving uses
-    template = get_template(pipe.template)
     tokenizer = AutoTokenizer.from_pretrained(plan.base, trust_remote_code=pipe.trust_remote_code)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    train_set, report = encode_records(
-        tokenizer, template, read_dataset(stage.dataset, stage.max_samples), stage.max_length,
-        stage.train_on_prompt, progress=rank0,
-    )  # fmt: skip
-    if not train_set:
-        raise ConfigError(f"stage {name!r}: no record of {stage.dataset} has a target left after truncation")
-    if rank0:
-        log.info("stage %s: %s", name, report.as_dict())
-        log.info("example:\n%s", describe_example(tokenizer, train_set[0]))
-    eval_set = None
-    if stage.eval_dataset:
-        records = read_dataset(stage.eval_dataset)
-        eval_set = encode_records(tokenizer, template, records, stage.max_length, progress=False)[0]
-    if stage.packing:
-        train_set = pack(train_set, stage.max_length)
+    train_set, eval_set, report = _datasets(pipe, stage, tokenizer, rank0)
 
     # 3. model and method (LoRA / QLoRA / prefix / freeze / full); trainable weights in fp32
     model = apply_method(pipe, load_base(pipe, plan.base), plan.init_adapter)
@@ -116,10 +100,7 @@ def run_stage(pipe: PipelineConfig, name: str) -> Path:
     if eval_set:
         metrics.update(trainer.evaluate())
     if rank0:
-        tokenizer.save_pretrained(str(plan.model_dir))
-        with atomic_write(plan.model_dir / "chatdoctor.yaml") as f:  # the hf backend reads the template here
-            yaml.safe_dump({"template": pipe.template, "stage": name, "method": pipe.method}, f)
-        plot_loss(trainer.state.log_history, plan.dir / "loss.png")
+        _write_outputs(pipe, plan, tokenizer, trainer.state.log_history)
         manifest.finish(
             metrics=metrics,
             encode=report.as_dict(),
@@ -134,6 +115,41 @@ def run_stage(pipe: PipelineConfig, name: str) -> Path:
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
     return plan.model_dir
+
+
+def _datasets(
+    pipe: PipelineConfig, stage: StageConfig, tokenizer: Any, rank0: bool
+) -> tuple[list, list | None, Any]:
+    """Tokenised (and optionally packed) train set, eval set and the truncation report; logs one example."""
+    from training.encode import describe_example, encode_records, pack, read_dataset
+
+    template = get_template(pipe.template)
+    records = read_dataset(stage.dataset, stage.max_samples)
+    train_set, report = encode_records(
+        tokenizer, template, records, stage.max_length, stage.train_on_prompt, progress=rank0
+    )
+    if not train_set:
+        raise ConfigError(
+            f"stage {stage.name!r}: no record of {stage.dataset} has a target left after truncation"
+        )
+    if rank0:
+        log.info("stage %s: %s", stage.name, report.as_dict())
+        log.info("example:\n%s", describe_example(tokenizer, train_set[0]))
+    eval_set = None
+    if stage.eval_dataset:
+        records = read_dataset(stage.eval_dataset)
+        eval_set = encode_records(tokenizer, template, records, stage.max_length, progress=False)[0]
+    if stage.packing:
+        train_set = pack(train_set, stage.max_length)
+    return train_set, eval_set, report
+
+
+def _write_outputs(pipe: PipelineConfig, plan: StagePlan, tokenizer: Any, log_history: list[dict]) -> None:
+    """Rank 0: tokenizer and ``chatdoctor.yaml`` (the hf backend reads the template there) beside the model."""
+    tokenizer.save_pretrained(str(plan.model_dir))
+    with atomic_write(plan.model_dir / "chatdoctor.yaml") as f:
+        yaml.safe_dump({"template": pipe.template, "stage": plan.stage.name, "method": pipe.method}, f)
+    plot_loss(log_history, plan.dir / "loss.png")
 
 
 def _plan(pipe: PipelineConfig, name: str) -> StagePlan:

@@ -159,8 +159,9 @@ class Classifier:
 
         path = Path(path) if path else DEFAULT_TRAIN
         conf = load_settings(settings)
-        version = f"clf-{file_digest(path)}-{conf.version}-sk{sklearn.__version__}"
-        cached = _cache_dir() / f"{version}-{conf.digest}.pkl"
+        # The settings digest covers the thresholds too: a recalibration is a new classifier version.
+        version = f"clf-{file_digest(path)}-{conf.version}.{conf.digest[:6]}-sk{sklearn.__version__}"
+        cached = _cache_dir() / f"{version}.pkl"
         if cache and cached.is_file():
             try:
                 with open(cached, "rb") as f:
@@ -194,7 +195,9 @@ def fit_pipeline(texts: list[str], labels: list[str], conf: Settings):
 
     features = make_union(
         TfidfVectorizer(analyzer="char_wb", ngram_range=conf.char_ngrams, sublinear_tf=True),
-        TfidfVectorizer(analyzer="word", ngram_range=conf.word_ngrams, token_pattern=_EN_WORD, sublinear_tf=True),
+        TfidfVectorizer(
+            analyzer="word", ngram_range=conf.word_ngrams, token_pattern=_EN_WORD, sublinear_tf=True
+        ),
     )
     pipeline = make_pipeline(
         features, LogisticRegression(C=conf.C, max_iter=3000, class_weight="balanced", random_state=0)

@@ -42,6 +42,18 @@ def triage(
 
 
 @app.command()
+def calibrate(
+    folds: Annotated[int, typer.Option(help="Cross-validation folds over the training set.")] = 5,
+) -> None:
+    """Choose the classifier's thresholds by cross-validation on train_set.jsonl; rewrite classifier.yaml."""
+    from chatdoctor.safety.calibrate import calibrate as run
+
+    typer.echo(f"cross-validating on the training set ({folds} folds)...", err=True)
+    thresholds, figures = run(folds=folds)
+    typer.echo(json.dumps({"thresholds": asdict(thresholds), "cv": figures}, indent=2))
+
+
+@app.command()
 def scrub(
     file: Annotated[str, typer.Argument(help="A text file to scrub, or - for stdin.")],
     spans: Annotated[

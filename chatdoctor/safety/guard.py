@@ -144,7 +144,7 @@ class SafetyGuard:
             banner=banner,
             lang=lang,
             source=d.source,
-            needs_review=d.level == "emergency",
+            needs_review=d.level == "emergency" or d.category == "self_harm",
             scores=d.scores,
         )
 

@@ -197,7 +197,7 @@ def _status(
     if not present and (
         ctx["informational_before"].search(text[cstart:start])
         or ctx["informational_after"].search(text[end:cend])
-        or ctx["informational_clause"].search(clause)
+        or ctx["informational_clause"].search(text)  # "…, just asking for the future" frames every clause
     ):
         return "informational"
     return "current"

@@ -162,7 +162,7 @@ def test_chat_uses_the_installed_guard_and_grounder_and_prints_banners_and_sourc
             fact = Citation("influenza", "symptom", "fever", source="cmekg", record_id="r7")
             return Grounding(context="influenza causes fever", citations=[fact])
 
-    hooks = {"build_guard": lambda: Guard(), "build_grounder": lambda cfg: Grounder()}
+    hooks = {"build_guard": lambda locale=None: Guard(), "build_grounder": lambda cfg: Grounder()}
     monkeypatch.setattr(chatdoctor.engine, "_optional_hook", lambda module, attr: hooks[attr])
     openai_server.replies = ["Rest."]
     args = ["chat", "--backend", "openai", "--base-url", openai_server.base_url, "--model", "m"]

@@ -24,12 +24,12 @@ ADAPTER_NAME = "med"
 
 @pytest.fixture(scope="module")
 def vllm_python() -> str:
-    """The vLLM interpreter: the project's ``.venv-vllm`` (``make test`` builds it), else the dev copy; or skip."""
+    """The vLLM interpreter: ``$CHATDOCTOR_VLLM_PYTHON`` or the project's ``.venv-vllm`` (``make test``); or skip."""
     from chatdoctor.serving import default_python
 
-    for candidate in (default_python(), "/work/vllm-venv/bin/python"):
-        if candidate and Path(candidate).is_file():
-            return candidate
+    candidate = default_python()
+    if candidate and Path(candidate).is_file():
+        return candidate
     pytest.skip(
         "vLLM is not installed: run `bash scripts/install_vllm.sh` (creates .venv-vllm) "
         "or set CHATDOCTOR_VLLM_PYTHON to its interpreter"

@@ -19,9 +19,7 @@ pytestmark = pytest.mark.slow
 QUESTION = "Doctor, I have had a dry cough and a mild fever for three days."
 SYSTEM = "You are a careful doctor. Say when the patient must see a clinician in person."
 CONVERSATIONS = {
-    "single turn": [
-        {"role": "user", "content": "Doctor, I have had a dry cough and a mild fever for three days."}
-    ],
+    "single turn": [{"role": "user", "content": QUESTION}],
     "system prompt": [
         {"role": "system", "content": SYSTEM},
         {"role": "user", "content": "My knee hurts after running. Should I rest it?"},
@@ -38,7 +36,7 @@ CONVERSATIONS = {
 def _chat(served, model: str, content: str) -> dict:
     """A greedy, non-streamed chat completion straight from vLLM."""
     body = {"model": model, "messages": [{"role": "user", "content": content}], "max_tokens": 24,
-            "temperature": 0.0, "logprobs": True}  # fmt: skip
+            "temperature": 0.0}  # fmt: skip
     r = httpx.post(f"{served.base_url}/chat/completions", json=body, timeout=120)
     assert r.status_code == 200, r.text
     return r.json()["choices"][0]
@@ -60,6 +58,9 @@ def test_vllm_prompt_equals_our_template_rendering_token_for_token(vllm_server, 
     tokenizer = AutoTokenizer.from_pretrained(vllm_server.run.export_dir)
     ours = tokenizer(render(get_template(TEMPLATE), messages), add_special_tokens=False)["input_ids"]
     assert r.json()["tokens"] == ours
+    body = {"model": vllm_server.model, "messages": messages, "max_tokens": 1}
+    completion = httpx.post(f"{vllm_server.base_url}/chat/completions", json=body, timeout=120)
+    assert completion.json()["usage"]["prompt_tokens"] == len(ours), "a real request gets the same prompt"
     assert ours[0] == tokenizer.bos_token_id, "the template's BOS is sent exactly once"
 
 

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from training.resume import last_checkpoint
+
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
@@ -34,18 +36,19 @@ def _run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess:
     return proc
 
 
-def _kill_when(cmd: list[str], cwd: Path, ready: Path, timeout: float = 300) -> None:
-    """Start ``cmd`` in its own process group and SIGKILL the whole group once ``ready`` exists."""
-    proc = subprocess.Popen(
-        cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-    )
-    deadline = time.monotonic() + timeout
-    while not ready.exists():
-        assert proc.poll() is None, f"the run ended (code {proc.returncode}) before {ready} appeared"
-        assert time.monotonic() < deadline, f"{ready} never appeared"
-        time.sleep(0.1)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=60)
+def _kill_when(cmd: list[str], cwd: Path, stage_dir: Path, timeout: float = 600) -> None:
+    """Start ``cmd`` in its own process group; SIGKILL the whole group once ``stage_dir`` has a checkpoint."""
+    log = cwd / "killed-run.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while not list(stage_dir.glob("checkpoint-*/trainer_state.json")):
+            ended = proc.poll() is not None
+            assert not ended, f"the run ended (code {proc.returncode}) first:\n{log.read_text()[-3000:]}"
+            assert time.monotonic() < deadline, f"no checkpoint in {stage_dir} after {timeout} s"
+            time.sleep(0.1)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
 
 
 def _manifest(stage_dir: Path) -> dict:
@@ -89,7 +92,7 @@ def test_zero2_lora_chain_resumes_after_kill_exports_and_chats(
             },
         ],
     )
-    _kill_when(_train_cmd(config), tmp_path, out / "medical" / "checkpoint-2" / "trainer_state.json")
+    _kill_when(_train_cmd(config), tmp_path, out / "medical")
     general = _manifest(out / "general")
     assert general["status"] == "finished"
     assert _manifest(out / "medical")["status"] == "running"
@@ -170,20 +173,20 @@ def test_zero3_full_two_ranks_consolidates_then_resumes_on_one_rank(tmp_path, ti
             {"name": "b", "dataset": str(genmed_jsonl), "max_steps": 2},
         ],
     )
-    checkpoint = out / "a" / "checkpoint-2"
-    _kill_when(_train_cmd(config), tmp_path, checkpoint / "trainer_state.json")
-    shards = sorted(p.name for p in checkpoint.glob("global_step2/*optim_states.pt"))
+    _kill_when(_train_cmd(config), tmp_path, out / "a")
+    checkpoint = Path(last_checkpoint(out / "a"))
+    step = int(checkpoint.name.split("-")[1])
+    shards = list(checkpoint.glob(f"global_step{step}/*optim_states.pt"))
     assert len(shards) == 2, "two ranks each wrote their optimizer partition"
     consolidated = _tensors(checkpoint / "model.safetensors")
     base = _tensors(tiny_llama_dir / "model.safetensors")
     assert {k: v.shape for k, v in consolidated.items()} == {k: v.shape for k, v in base.items()}
 
-    _run(_train_cmd(config, "num_gpus=1", "stages.a.max_steps=4"), tmp_path)
+    _run(_train_cmd(config, "num_gpus=1", f"stages.a.max_steps={step + 2}"), tmp_path)
     a, b = _manifest(out / "a"), _manifest(out / "b")
-    assert a["world_size"] == 1 and a["resumed_from"].endswith("checkpoint-2")
+    assert a["world_size"] == 1 and a["resumed_from"] == str(checkpoint) and a["resumed_step"] == step
     assert (checkpoint / "latest_universal").is_file(), "the 2-rank checkpoint was converted for 1 rank"
-    assert a["resumed_step"] == 2
-    assert [h["step"] for h in a["log_history"] if "loss" in h] == [1, 2, 3, 4]
+    assert [h["step"] for h in a["log_history"] if "loss" in h] == list(range(1, step + 3))
     trained = _tensors(out / "a" / "model" / "model.safetensors")
     assert all(not trained[k].equal(base[k]) for k in base), "every trainable parameter changed"
     assert b["status"] == "finished" and b["base"] == str(out / "a" / "model")
