@@ -115,8 +115,8 @@ ApiUser = Annotated[User, Depends(api_user)]
 def _read_access(request: Request, session: Session, user: User, conv: Conversation) -> str:
     """Check ``user`` may read ``conv`` (404 when not, 403 when an admin gives no reason) and audit it once."""
     why = conversations.access_for(session=session, user=user, conversation=conv)
-    ctx = audit_context(request)
-    if why is None:
+
+    def view(**extra: object) -> None:
         audit.record(
             session=session,
             action="conversation.view",
@@ -124,9 +124,12 @@ def _read_access(request: Request, session: Session, user: User, conv: Conversat
             resource_type="conversation",
             resource_id=conv.id,
             subject_patient_id=conv.owner_id,
-            outcome="denied",
-            context=ctx,
+            context=audit_context(request),
+            **extra,
         )
+
+    if why is None:
+        view(outcome="denied")
         raise NotFound("conversation not found")
     if why == "admin":
         reason = (request.query_params.get("reason") or request.headers.get("x-access-reason") or "").strip()
@@ -134,28 +137,9 @@ def _read_access(request: Request, session: Session, user: User, conv: Conversat
             raise Forbidden(
                 "administrators must give a reason to read a conversation", code="reason_required"
             )
-        audit.record(
-            session=session,
-            action="conversation.view",
-            actor=user,
-            resource_type="conversation",
-            resource_id=conv.id,
-            subject_patient_id=conv.owner_id,
-            reason=reason[:500],
-            context=ctx,
-            details={"access": "break_glass"},
-        )
+        view(reason=reason[:500], details={"access": "break_glass"})
     elif why == "assigned":
-        audit.record(
-            session=session,
-            action="conversation.view",
-            actor=user,
-            resource_type="conversation",
-            resource_id=conv.id,
-            subject_patient_id=conv.owner_id,
-            context=ctx,
-            details={"access": "assigned"},
-        )
+        view(details={"access": "assigned"})
     return why
 
 
