@@ -226,7 +226,7 @@ class ChatConfig:
     system_prompt: str | None = None  # default: the template's system prompt
     kg_path: str | None = None  # knowledge graph file; default: the bundled starter graph
     audience: str = "patient"  # patient | clinician: safety policy for output checks
-    locale: str | None = None  # e.g. zh-CN, en-US, de-DE: which emergency number and crisis lines replies give
+    locale: str | None = None  # zh-CN, en-US, de-DE...: emergency number and crisis lines in replies
     params: GenParams = dataclasses.field(default_factory=GenParams)
 
     def __post_init__(self) -> None:

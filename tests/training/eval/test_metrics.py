@@ -51,7 +51,7 @@ def test_bootstrap_interval_brackets_the_mean():
     est = bootstrap_ci([10.0, 20.0, 30.0, 40.0, 50.0], n_boot=500)
     assert est.mean == 30.0
     assert est.low < est.mean < est.high
-    assert 10.0 <= est.low and est.high <= 50.0
+    assert est.low >= 10.0 and est.high <= 50.0
 
 
 def test_paired_bootstrap_detects_a_consistent_gain_and_not_noise():
