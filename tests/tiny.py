@@ -1,9 +1,11 @@
 """Tiny models built on the fly: a byte-level BPE tokenizer trained on local medical text, and
-few-layer LLaMA and GLM causal LMs. Nothing is downloaded."""
+few-layer LLaMA and GLM causal LMs (the builders behind ``model: tiny-random:...``). Nothing is downloaded."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+from training.tiny import random_model, train_tokenizer
 
 CORPUS = (
     """
@@ -24,97 +26,23 @@ Below is an instruction that describes a task. Write a response that appropriate
     * 3
 )
 
-SPECIAL_TOKENS = [
-    "<unk>",
-    "<s>",
-    "</s>",
-    "<pad>",
-    "[gMASK]",
-    "sop",
-    "<sop>",
-    "<eop>",
-    "<|endoftext|>",
-    "<|system|>",
-    "<|user|>",
-    "<|assistant|>",
-    "<|observation|>",
-    "<|begin_of_text|>",
-    "<|end_of_text|>",
-    "<|start_header_id|>",
-    "<|end_header_id|>",
-    "<|eot_id|>",
-]
-
 
 def build_tokenizer(out: Path, vocab_size: int = 600):
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    tok = Tokenizer(models.BPE(unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        special_tokens=SPECIAL_TOKENS,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tok.train_from_iterator(CORPUS.splitlines(), trainer=trainer)
-    fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        bos_token="<s>",
-        eos_token="</s>",
-        unk_token="<unk>",
-        pad_token="<pad>",
-        additional_special_tokens=SPECIAL_TOKENS[4:],
-    )
+    fast = train_tokenizer(CORPUS.splitlines(), vocab_size)
     fast.save_pretrained(out)
     return fast
 
 
 def build_llama(out: Path, tokenizer, *, hidden: int = 64, heads: int = 4, layers: int = 2, seed: int = 0):
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(seed)
-    cfg = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=hidden,
-        intermediate_size=hidden * 2,
-        num_hidden_layers=layers,
-        num_attention_heads=heads,
-        num_key_value_heads=heads,
-        max_position_embeddings=512,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        tie_word_embeddings=False,
-    )
-    model = LlamaForCausalLM(cfg)
-    model.save_pretrained(out)
+    kw = {"hidden": hidden, "heads": heads, "kv_heads": heads, "layers": layers, "max_positions": 512}
+    random_model("llama", tokenizer, **kw, seed=seed).save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out
 
 
 def build_glm(out: Path, tokenizer, *, hidden: int = 64, heads: int = 4, layers: int = 2, seed: int = 0):
-    import torch
-    from transformers import GlmConfig, GlmForCausalLM
-
-    torch.manual_seed(seed)
-    cfg = GlmConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=hidden,
-        intermediate_size=hidden * 2,
-        num_hidden_layers=layers,
-        num_attention_heads=heads,
-        num_key_value_heads=2,
-        head_dim=hidden // heads,
-        max_position_embeddings=512,
-        pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=[tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<|user|>")],
-        bos_token_id=None,
-    )
-    model = GlmForCausalLM(cfg)
+    kw = {"hidden": hidden, "heads": heads, "kv_heads": 2, "layers": layers, "max_positions": 512}
+    model = random_model("glm", tokenizer, **kw, glm_eos=(tokenizer.eos_token, "<|user|>"), seed=seed)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out

@@ -7,6 +7,7 @@ tokens) and a few-layer LLaMA or GLM with random weights. It learns the data's s
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from chatdoctor.errors import ConfigError
@@ -30,20 +31,11 @@ def tiny_dir(model: str, output_dir: str | Path) -> Path:
     return Path(output_dir) / f"tiny-base-{model[len(PREFIX) :]}"
 
 
-def build_tiny(model: str, out: Path, dataset: str, vocab_size: int = 2000, seed: int = 0) -> Path:
-    """Train the tokenizer on ``dataset`` and save a random tiny model to ``out`` (once)."""
-    family = model[len(PREFIX) :]
-    if family not in ("llama", "glm"):
-        raise ConfigError(f"model: {model!r}: tiny-random supports llama and glm")
-    if (out / "config.json").is_file():
-        return out
-    import torch
+def train_tokenizer(texts: Iterable[str], vocab_size: int = 2000):  # -> PreTrainedTokenizerFast
+    """A byte-level BPE tokenizer trained on ``texts``, with every family's special tokens."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import GlmConfig, GlmForCausalLM, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from transformers import PreTrainedTokenizerFast
 
-    from training.encode import read_dataset
-
-    texts = [r.text() for r in read_dataset(dataset)]
     tok = Tokenizer(models.BPE(unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
@@ -54,21 +46,50 @@ def build_tiny(model: str, out: Path, dataset: str, vocab_size: int = 2000, seed
         show_progress=False,
     )
     tok.train_from_iterator(texts, trainer=trainer)
-    fast = PreTrainedTokenizerFast(
+    return PreTrainedTokenizerFast(
         tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="<pad>",
         additional_special_tokens=SPECIAL_TOKENS[4:],
     )  # fmt: skip
+
+
+def random_model(
+    family: str,
+    tokenizer,
+    *,
+    hidden: int = 128,
+    heads: int = 2,
+    kv_heads: int = 2,
+    layers: int = 2,
+    max_positions: int = 1024,
+    glm_eos: tuple[str, ...] = ("<|endoftext|>", "<|user|>"),
+    seed: int = 0,
+):  # -> PreTrainedModel
+    """A few-layer LLaMA or native GLM with random weights sized to ``tokenizer``."""
+    import torch
+    from transformers import GlmConfig, GlmForCausalLM, LlamaConfig, LlamaForCausalLM
+
+    shape = {"vocab_size": len(tokenizer), "hidden_size": hidden, "intermediate_size": hidden * 2,
+             "num_hidden_layers": layers, "num_attention_heads": heads, "num_key_value_heads": kv_heads,
+             "max_position_embeddings": max_positions, "pad_token_id": tokenizer.pad_token_id}  # fmt: skip
     torch.manual_seed(seed)
-    shape = {"vocab_size": len(fast), "hidden_size": 128, "intermediate_size": 256, "num_hidden_layers": 2,
-             "num_attention_heads": 2, "max_position_embeddings": 1024, "pad_token_id": fast.pad_token_id}  # fmt: skip
     if family == "llama":
-        cfg = LlamaConfig(
-            **shape, num_key_value_heads=2, bos_token_id=fast.bos_token_id, eos_token_id=fast.eos_token_id
-        )
-        net = LlamaForCausalLM(cfg)
-    else:
-        eos = [fast.convert_tokens_to_ids(t) for t in ("<|endoftext|>", "<|user|>")]
-        net = GlmForCausalLM(GlmConfig(**shape, num_key_value_heads=2, head_dim=64, eos_token_id=eos))
+        ids = {"bos_token_id": tokenizer.bos_token_id, "eos_token_id": tokenizer.eos_token_id}
+        return LlamaForCausalLM(LlamaConfig(**shape, **ids, tie_word_embeddings=False))
+    eos = [tokenizer.convert_tokens_to_ids(t) for t in glm_eos]
+    return GlmForCausalLM(GlmConfig(**shape, head_dim=hidden // heads, eos_token_id=eos, bos_token_id=None))
+
+
+def build_tiny(model: str, out: Path, dataset: str, vocab_size: int = 2000, seed: int = 0) -> Path:
+    """Train the tokenizer on ``dataset`` and save a random tiny model to ``out`` (once)."""
+    family = model[len(PREFIX) :]
+    if family not in ("llama", "glm"):
+        raise ConfigError(f"model: {model!r}: tiny-random supports llama and glm")
+    if (out / "config.json").is_file():
+        return out
+    from training.encode import read_dataset
+
+    fast = train_tokenizer((r.text() for r in read_dataset(dataset)), vocab_size)
+    net = random_model(family, fast, seed=seed)
     with atomic_dir(out) as tmp:
         net.save_pretrained(tmp)
         fast.save_pretrained(tmp)
