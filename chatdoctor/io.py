@@ -7,7 +7,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 _UMASK = os.umask(0o022)  # read once at import (os.umask can only be read by setting it)
 os.umask(_UMASK)
@@ -55,3 +55,24 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
 
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def load_yaml(path: str | Path, what: str = "file") -> Any:
+    """Parse a YAML file; a missing file or bad YAML raises ``DataError`` naming the path and line."""
+    import yaml
+
+    from chatdoctor.errors import DataError
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DataError(f"cannot read {what}: {exc.strerror}", path=path) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        raise DataError(
+            f"invalid YAML in {what}: {getattr(exc, 'problem', exc)}", path=path, line=line
+        ) from None

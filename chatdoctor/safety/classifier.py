@@ -16,10 +16,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from chatdoctor.errors import DataError
-from chatdoctor.io import atomic_write
+from chatdoctor.io import atomic_write, load_yaml
 from chatdoctor.safety.rules import DATA_DIR
 from chatdoctor.safety.text import normalise
 
@@ -93,10 +91,7 @@ def _pair(value: Any, path: Path, name: str) -> tuple[int, int]:
 def load_settings(path: str | Path | None = None) -> Settings:
     """Read ``classifier.yaml``; a defect raises ``DataError`` naming the file and field."""
     path = Path(path) if path else DEFAULT_SETTINGS
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise DataError(f"cannot read classifier settings: {exc}", path=path) from None
+    data = load_yaml(path, "classifier settings")
     if not isinstance(data, dict) or not data.get("version"):
         raise DataError("missing key", path=path, field="version")
     feats = data.get("features") or {}

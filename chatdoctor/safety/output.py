@@ -7,10 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from chatdoctor.engine import OutputCheck
 from chatdoctor.errors import DataError
+from chatdoctor.io import load_yaml
 from chatdoctor.safety.responses import Responses
 from chatdoctor.safety.rules import DATA_DIR
 from chatdoctor.safety.text import detect_lang
@@ -38,10 +37,7 @@ class Policy:
 def load_policy(path: str | Path | None = None) -> Policy:
     """Read and compile the output policy; a defect raises ``DataError`` naming the field."""
     path = Path(path) if path else DEFAULT_POLICY
-    try:
-        data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise DataError(f"cannot load policy: {exc}", path=path) from None
+    data: dict[str, Any] = load_yaml(path, "policy")
     keys = (
         "dose",
         "paediatric",

@@ -6,9 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from chatdoctor.errors import DataError
+from chatdoctor.io import load_yaml
 from chatdoctor.safety.rules import DATA_DIR
 
 DEFAULT_RESPONSES = DATA_DIR / "responses.yaml"
@@ -75,15 +74,7 @@ class Responses:
 def load_responses(path: str | Path | None = None) -> Responses:
     """Read ``responses.yaml``; a missing key or language raises ``DataError`` naming it."""
     path = Path(path) if path else DEFAULT_RESPONSES
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise DataError(f"cannot read responses: {exc.strerror}", path=path) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise DataError(
-            f"invalid YAML: {getattr(exc, 'problem', exc)}", path=path, line=mark.line + 1 if mark else None
-        ) from None
+    data = load_yaml(path, "responses")
     if not isinstance(data, dict):
         raise DataError("expected a mapping", path=path)
     for key in _REQUIRED:

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from chatdoctor.errors import DataError
+from chatdoctor.io import load_yaml
 from chatdoctor.safety.text import TypoFixer, clause_starts, normalise
 
 DATA_DIR = Path(__file__).parent / "data"
@@ -140,17 +141,8 @@ def _category(name: str, spec: Any, terms: dict[str, Any], path: Path, root: yam
 def load_rules(path: str | Path | None = None) -> RuleSet:
     """Read and compile a rules file; any defect raises ``DataError`` naming the file, line and field."""
     path = Path(path) if path else DEFAULT_RULES
-    try:
-        raw = path.read_text(encoding="utf-8")
-        root = yaml.compose(raw)
-        data = yaml.safe_load(raw)
-    except OSError as exc:
-        raise DataError(f"cannot read rules: {exc.strerror}", path=path) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise DataError(
-            f"invalid YAML: {getattr(exc, 'problem', exc)}", path=path, line=mark.line + 1 if mark else None
-        ) from None
+    data = load_yaml(path, "rules")
+    root = yaml.compose(path.read_text(encoding="utf-8"))  # parsed above, so this cannot fail: node lines
     if not isinstance(data, dict):
         raise DataError("expected a mapping at the top level", path=path)
     for key in ("version", "terms", "categories", "context"):
