@@ -210,6 +210,24 @@ def header_index(ctx: ImportContext, header: list[str], wanted: dict[str, tuple[
     return out
 
 
+def open_table(
+    ctx: ImportContext,
+    required: dict[str, tuple[str, ...]],
+    optional: dict[str, tuple[str, ...]] | None = None,
+    delimiter: str = ",",
+) -> tuple[Iterator[tuple[int, list[str]]], dict[str, int | None], list[str]]:
+    """The data rows of a CSV/TSV, each field's column (None: optional and absent), and the header."""
+    rows = read_csv(ctx, delimiter=delimiter)
+    first = next(rows, None)
+    if first is None:
+        raise ctx.error("empty file")
+    cols: dict[str, int | None] = dict(header_index(ctx, first[1], required, line=first[0]))
+    have = {h.strip().casefold(): i for i, h in enumerate(first[1])}
+    for name, spellings in (optional or {}).items():
+        cols[name] = next((have[s.casefold()] for s in spellings if s.casefold() in have), None)
+    return rows, cols, first[1]
+
+
 def cell(row: list[str], idx: int | None) -> str:
     """The cell at ``idx`` or '' when the row is short or the column optional and absent."""
     return row[idx] if idx is not None and idx < len(row) else ""

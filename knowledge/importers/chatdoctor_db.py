@@ -10,7 +10,7 @@ import ast
 import re
 
 from knowledge.graph import KnowledgeGraph
-from knowledge.importers.base import ImportContext, cell, header_index, read_csv, register_importer
+from knowledge.importers.base import ImportContext, cell, open_table, register_importer
 from knowledge.schema import Kind, Rel
 
 REQUIRED = {"disease": ("disease",), "symptom": ("Symptom", "Symptoms")}
@@ -36,15 +36,8 @@ _FRAGMENT = re.compile(r"^[\w\s()\-/.,]{0,80},?\s*$")
 )
 def import_chatdoctor(kg: KnowledgeGraph, ctx: ImportContext) -> None:
     """One disease per row with its symptoms, tests and medications."""
-    rows = read_csv(ctx)
-    first = next(rows, None)
-    if first is None:
-        raise ctx.error("empty file")
-    cols: dict[str, int | None] = dict(header_index(ctx, first[1], REQUIRED, line=first[0]))
-    have = {h.strip().casefold(): i for i, h in enumerate(first[1])}
-    for name, spellings in OPTIONAL.items():
-        cols[name] = next((have[s.casefold()] for s in spellings if s.casefold() in have), None)
-    headers = {k: first[1][i].strip() for k, i in cols.items() if i is not None}  # for error messages
+    rows, cols, header = open_table(ctx, REQUIRED, OPTIONAL)
+    headers = {k: header[i].strip() for k, i in cols.items() if i is not None}  # for error messages
     for line, row in rows:
         ctx.report.read += 1
         if not any(c.strip() for c in row):

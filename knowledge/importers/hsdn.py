@@ -8,7 +8,7 @@ PubMed occurrence  TFIDF score``). Scores compare only within one disease.
 from __future__ import annotations
 
 from knowledge.graph import KnowledgeGraph
-from knowledge.importers.base import ImportContext, cell, header_index, read_csv, register_importer
+from knowledge.importers.base import ImportContext, cell, open_table, register_importer
 from knowledge.schema import Kind, Rel
 
 REQUIRED = {
@@ -28,14 +28,7 @@ OPTIONAL = {
 @register_importer("hsdn", source="hsdn", lang="en", help="HSDN symptom–disease TSV with TF-IDF weights")
 def import_hsdn(kg: KnowledgeGraph, ctx: ImportContext) -> None:
     """One weighted ``disease —has_symptom→ symptom`` edge per row; the Disease Ontology name is preferred."""
-    rows = read_csv(ctx, delimiter="\t")
-    first = next(rows, None)
-    if first is None:
-        raise ctx.error("empty file")
-    cols: dict[str, int | None] = dict(header_index(ctx, first[1], REQUIRED, line=first[0]))
-    have = {h.strip().casefold(): i for i, h in enumerate(first[1])}
-    for name, spellings in OPTIONAL.items():
-        cols[name] = next((have[s.casefold()] for s in spellings if s.casefold() in have), None)
+    rows, cols, _ = open_table(ctx, REQUIRED, OPTIONAL, delimiter="\t")
     for line, row in rows:
         ctx.report.read += 1
         if not any(c.strip() for c in row):
