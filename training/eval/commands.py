@@ -65,7 +65,8 @@ def evaluate(
     for task, t in summary["tasks"].items():
         for sysname, r in t["systems"].items():
             cells = ", ".join(
-                f"{m} {v['mean']:.2f} [{v['low']:.2f}, {v['high']:.2f}]" for m, v in r["summary"].items()
+                f"{m} {v['mean']:.2f} [{v['low']:.2f}, {v['high']:.2f}] n={v['n']}"
+                for m, v in r["summary"].items()
             )
             typer.echo(f"{task:<16} {sysname:<16} {cells}")
     typer.echo(f"report: {dest / 'report.md'} and {dest / 'report.html'}")

@@ -12,6 +12,8 @@ from training.eval.metrics import paired_bootstrap
 
 
 def _fmt(est: dict) -> str:
+    if not est.get("n", 1):
+        return "— (n=0)"
     if est["low"] == est["high"] == est["mean"]:
         return f"{est['mean']:.2f}"
     return f"{est['mean']:.2f} [{est['low']:.2f}, {est['high']:.2f}]"
