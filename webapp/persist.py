@@ -21,6 +21,9 @@ log = logging.getLogger("chatdoctor.generation")
 
 INTERRUPTED = "The server restarted while this answer was being written; the text so far is kept."
 
+#: deltas arriving within this many seconds of the last publish are sent together (fewer SSE events)
+COALESCE_S = 0.03
+
 
 def _status_for(done: Done, triage: TriageResult, job: Job) -> tuple[str, str | None]:
     """(status, error) of a finished turn."""
@@ -48,6 +51,8 @@ class PersistedRun:
         self.job = job
         self.key = job.key
         self.text = ""
+        self._sent = 0  # characters of ``text`` already published
+        self._sent_at = 0.0  # when text was last published (the first delta goes out at once)
         self.triage = TriageResult()
         self.notices: list[str] = []
 
@@ -95,10 +100,13 @@ class PersistedRun:
         for event in engine.stream(history, job.params, job.cancel):
             job.last_activity = time.monotonic()
             if isinstance(event, Delta) and event.text:
-                self.publish({"type": "delta", "start": len(self.text), "text": event.text})
                 self.text += event.text
                 job.text = self.text  # the manager's watchdog flushes it about once a second
-            elif isinstance(event, Triage):
+                if job.last_activity - self._sent_at >= COALESCE_S:
+                    self._send_text()
+                continue
+            self._send_text()
+            if isinstance(event, Triage):
                 self._on_triage(event.result, conversation.id)
             elif isinstance(event, Grounded):
                 self._on_sources(event)
@@ -107,7 +115,15 @@ class PersistedRun:
                 self.publish({"type": "notice", "text": event.text})
             elif isinstance(event, Done):
                 done = event
+        self._send_text()
         self._finish(done)
+
+    def _send_text(self) -> None:
+        """Publish the text not sent yet as one delta (fast backends' tokens are batched per window)."""
+        if len(self.text) > self._sent:
+            self.publish({"type": "delta", "start": self._sent, "text": self.text[self._sent :]})
+            self._sent = len(self.text)
+        self._sent_at = time.monotonic()
 
     def _on_triage(self, triage: TriageResult, conversation_id) -> None:
         self.triage = triage
