@@ -57,6 +57,17 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
         raise
 
 
+def sha256_file(path: str | Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB blocks."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def load_yaml(path: str | Path, what: str = "file") -> Any:
     """Parse a YAML file; a missing file or bad YAML raises ``DataError`` naming the path and line."""
     import yaml

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 import time
@@ -13,22 +12,13 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from chatdoctor.config import to_dict
-from chatdoctor.io import atomic_write
+from chatdoctor.io import atomic_write, sha256_file
 
 if TYPE_CHECKING:
     from training.config import PipelineConfig
     from training.pipeline import StagePlan
 
 MANIFEST = "manifest.json"
-
-
-def sha256(path: str | Path) -> str:
-    """Hex digest of a file (streamed)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def git_commit() -> str:
@@ -85,7 +75,7 @@ class Manifest:
             "method": pipe.method,
             "base": plan.base,
             "init_adapter": plan.init_adapter,
-            "data": {p: sha256(p) for p in filter(None, [stage.dataset, stage.eval_dataset])},
+            "data": {p: sha256_file(p) for p in filter(None, [stage.dataset, stage.eval_dataset])},
             "code": git_commit(),
             "seeds": {"model": pipe.seed, "data": stage.seed},
             "world_size": world_size,

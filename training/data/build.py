@@ -6,7 +6,6 @@ build leaves the previous output (or nothing), never a half-written dataset.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections import Counter
@@ -19,7 +18,7 @@ from tqdm import tqdm
 
 from chatdoctor.config import to_dict
 from chatdoctor.errors import DataError
-from chatdoctor.io import atomic_dir
+from chatdoctor.io import atomic_dir, sha256_file
 from chatdoctor.records import InstructionRecord
 from training.data import clean
 from training.data.card import render_card
@@ -32,14 +31,6 @@ from training.data.pii import get_scrubber
 
 SCHEMA = "chatdoctor.instruction/v1"
 BUCKETS = (64, 128, 256, 512, 1024, 2048, 4096)
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _cleaner(cfg: BuildConfig, scrub: Any) -> clean.Cleaner:

@@ -7,7 +7,6 @@ place, so ``<dest>/<file>`` only ever exists complete.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ import yaml
 
 from chatdoctor.config import from_dict
 from chatdoctor.errors import ChatDoctorError, ConfigError, DataError
+from chatdoctor.io import sha256_file
 from chatdoctor.registry import Registry
 
 REGISTRY_FILE = Path(__file__).with_name("registry.yaml")
@@ -56,21 +56,13 @@ def load_registry(path: Path = REGISTRY_FILE) -> Registry[DatasetInfo]:
     return reg
 
 
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def fetch(
     name: str, dest: Path, *, registry: Registry[DatasetInfo] | None = None, timeout: float = 30.0
 ) -> Path:
     """Download dataset ``name`` into ``dest`` (trying each URL in turn); returns the file path."""
     info = (registry or load_registry()).get(name)
     target = Path(dest) / info.file_name
-    if target.is_file() and (info.sha256 is None or sha256_of(target) == info.sha256):
+    if target.is_file() and (info.sha256 is None or sha256_file(target) == info.sha256):
         return target
     errors = []
     for url in info.urls:
@@ -119,7 +111,7 @@ def _download(url: str, target: Path, sha256: str | None, timeout: float) -> Pat
             else ""
         )
         raise DownloadError(f"{kind} ({exc.__class__.__name__}: {exc}){kept}") from None
-    got = sha256_of(part)
+    got = sha256_file(part)
     if sha256 and got != sha256:
         part.unlink()
         raise DownloadError(f"checksum mismatch: expected sha256 {sha256}, got {got}")
@@ -138,5 +130,5 @@ def describe(info: DatasetInfo) -> dict[str, Any]:
 
 def check_file(path: Path, info: DatasetInfo) -> None:
     """Raise DataError when a local copy does not match the registry checksum."""
-    if info.sha256 and sha256_of(path) != info.sha256:
+    if info.sha256 and sha256_file(path) != info.sha256:
         raise DataError(f"sha256 differs from the registry's {info.sha256}", path=path)

@@ -29,8 +29,9 @@ def fetch(
     list_: Annotated[bool, typer.Option("--list", help="List the registry and exit.")] = False,
 ) -> None:
     """Download a public dataset with progress, resume and checksum."""
+    from chatdoctor.io import sha256_file
     from training.data.catalog import fetch as do_fetch
-    from training.data.catalog import load_registry, sha256_of
+    from training.data.catalog import load_registry
 
     reg = load_registry()
     if list_ or not name:
@@ -39,7 +40,7 @@ def fetch(
             typer.echo(f"{n:22} {info.lang or '':3} {info.license[:40]:40} {info.description}")
         return
     path = do_fetch(name, dest, registry=reg)
-    typer.echo(f"{path}  sha256 {sha256_of(path)}")
+    typer.echo(f"{path}  sha256 {sha256_file(path)}")
 
 
 @app.command()

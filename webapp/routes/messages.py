@@ -81,6 +81,16 @@ def conversation_messages(conv: ReadableConversation, session: SessionDep) -> li
     return [MessagePublic.model_validate(m) for m in conversations.thread(session=session, conversation=conv)]
 
 
+def _posted(question: Message, reply: Message, position: int) -> PostedTurn:
+    """The ids and stream URL a page needs after posting or regenerating."""
+    return PostedTurn(
+        user_message=MessagePublic.model_validate(question),
+        assistant_message=MessagePublic.model_validate(reply),
+        queue_position=position,
+        stream_url=f"/messages/{reply.id}/stream",
+    )
+
+
 def start_generation(request: Request, session, user: User, reply: Message) -> int:
     """Queue ``reply`` for generation; a full queue ends it as an error instead of leaving it pending."""
     state = request.app.state
@@ -122,12 +132,7 @@ def post_message(
         worker_id=request.app.state.manager.worker_id,
     )
     position = start_generation(request, session, user, reply)
-    return PostedTurn(
-        user_message=MessagePublic.model_validate(question),
-        assistant_message=MessagePublic.model_validate(reply),
-        queue_position=position,
-        stream_url=f"/messages/{reply.id}/stream",
-    )
+    return _posted(question, reply, position)
 
 
 @router.get("/messages/{message_id}")
@@ -155,12 +160,7 @@ def regenerate_message(
     )
     position = start_generation(request, session, user, reply)
     question = svc.get_message(session=session, message_id=reply.parent_id)
-    return PostedTurn(
-        user_message=MessagePublic.model_validate(question),
-        assistant_message=MessagePublic.model_validate(reply),
-        queue_position=position,
-        stream_url=f"/messages/{reply.id}/stream",
-    )
+    return _posted(question, reply, position)
 
 
 @router.post("/messages/{message_id}/feedback")
